@@ -1,0 +1,55 @@
+"""Agent configuration from the environment, with defaults for the local stack."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .stt_reset import STRATEGIES, ResetStrategy
+
+
+class ConfigError(ValueError):
+    """A setting has a value the agent cannot use."""
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    agent_name: str
+    identity: str
+    stt_url: str | None
+    deepgram_api_key: str
+    reset_strategy: ResetStrategy
+    preroll: float
+    http_host: str
+    http_port: int
+
+    @property
+    def uses_cloud(self) -> bool:
+        return self.stt_url is None
+
+
+def load(env: dict[str, str] | None = None) -> AgentConfig:
+    """Read PTT_* and DEEPGRAM_* variables; see the README's configuration table."""
+    env = dict(os.environ if env is None else env)
+    strategy = env.get("PTT_STT_RESET", "prewarm")
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"PTT_STT_RESET={strategy!r}: use one of {', '.join(STRATEGIES)}")
+    key = env.get("DEEPGRAM_API_KEY", "")
+    stt_url = env.get("PTT_STT_URL") or None
+    if stt_url is None and not key:
+        stt_url = "ws://127.0.0.1:8790/v1/listen"
+    try:
+        preroll = int(env.get("PTT_PREROLL_MS", "500")) / 1000
+        port = int(env.get("PTT_AGENT_HTTP_PORT", "0"))
+    except ValueError as e:
+        raise ConfigError(f"PTT_PREROLL_MS and PTT_AGENT_HTTP_PORT must be integers: {e}") from e
+    return AgentConfig(
+        agent_name=env.get("PTT_AGENT_NAME", "ptt-agent"),
+        identity=env.get("PTT_AGENT_IDENTITY", "ptt-agent"),
+        stt_url=stt_url,
+        deepgram_api_key=key or "offline",
+        reset_strategy=strategy,  # type: ignore[arg-type]
+        preroll=preroll,
+        http_host=env.get("PTT_AGENT_HTTP_HOST", "127.0.0.1"),
+        http_port=port,
+    )

@@ -1,0 +1,256 @@
+"""Push-to-talk turn control: the RPC methods and the rules between them.
+
+Methods: `start_turn`, `end_turn`, `cancel_turn` (LiveKit's PTT convention) and
+`pause`, `resume` (ours). Payload: empty or a JSON object.
+
+Arbitration between participants: first come, first served. The participant
+whose `start_turn` opened the turn holds it until their own `end_turn` or
+`cancel_turn`, or until they leave the room; a `start_turn` from anyone else
+meanwhile is refused with TURN_BUSY. The holder pressing again restarts the turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from livekit.agents import AgentSession
+
+from .errors import InvalidPayload, NoOpenTurn, NotReady, NotTurnOwner, Paused, PttError, TurnBusy
+from .stt_reset import ResettableSTT
+from .timings import TurnTimings
+
+logger = logging.getLogger("ptt-agent.ptt")
+
+ATTR_PAUSED = "ptt.paused"
+ATTR_TURN_OWNER = "ptt.turn_owner"
+TOPIC_METRICS = "ptt.metrics"
+
+TRANSCRIPT_TIMEOUT = 3.0
+STT_FLUSH_DURATION = 1.0
+
+
+class RoomLink(Protocol):
+    """What the controller needs from the room (a real Room in the worker)."""
+
+    def listen_to(self, identity: str) -> None: ...
+
+    async def set_attributes(self, attributes: dict[str, str]) -> None: ...
+
+    async def publish(self, topic: str, payload: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class _Turn:
+    owner: str
+    timings: TurnTimings
+
+
+def parse_payload(payload: str) -> dict[str, Any]:
+    """An RPC payload: empty, or a JSON object."""
+    if not payload.strip():
+        return {}
+    try:
+        data = json.loads(payload)
+    except json.JSONDecodeError as e:
+        raise InvalidPayload(f"payload is not JSON: {e.msg}") from e
+    if not isinstance(data, dict):
+        raise InvalidPayload("payload must be empty or a JSON object")
+    return data
+
+
+class PttController:
+    """Owns the turn state of one AgentSession and answers the PTT RPCs."""
+
+    def __init__(self, *, session: AgentSession, stt: ResettableSTT, room: RoomLink) -> None:
+        self._session = session
+        self._stt = stt
+        self._room = room
+        self._turn: _Turn | None = None
+        self._paused = False
+        self._turn_count = 0
+        self._awaiting_audio: TurnTimings | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        stt.on_turn_ready = self._on_stt_ready
+        session.on("agent_state_changed", self._on_agent_state)
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def turn_owner(self) -> str | None:
+        return self._turn.owner if self._turn else None
+
+    @property
+    def turn_count(self) -> int:
+        return self._turn_count
+
+    def handlers(self) -> dict[str, Callable[[str, str], Awaitable[str]]]:
+        """RPC method name → handler(caller_identity, payload)."""
+        return {
+            "start_turn": self.start_turn,
+            "end_turn": self.end_turn,
+            "cancel_turn": self.cancel_turn,
+            "pause": self.pause,
+            "resume": self.resume,
+        }
+
+    async def start_turn(self, caller: str, payload: str) -> str:
+        t0 = time.monotonic()
+        parse_payload(payload)
+        self._check_running()
+        if self._paused:
+            raise Paused("agent is paused; resume it before talking")
+        if self._turn is not None and self._turn.owner != caller:
+            raise TurnBusy(f"{self._turn.owner} holds the turn")
+        self._interrupt()
+        self._room.listen_to(caller)
+        self._turn_count += 1
+        timings = TurnTimings(turn=self._turn_count, owner=caller, pressed_at=t0)
+        timings.strategy = self._stt.strategy
+        self._turn = _Turn(owner=caller, timings=timings)
+        self._stt.open_turn()
+        self._session.clear_user_turn()
+        timings.rpc_ms["start_turn"] = _ms(time.monotonic() - t0)
+        await self._room.set_attributes({ATTR_TURN_OWNER: caller})
+        logger.info("turn started", extra={"turn": self._turn_count, "owner": caller})
+        return "ok"
+
+    async def end_turn(self, caller: str, payload: str) -> str:
+        t0 = time.monotonic()
+        parse_payload(payload)
+        self._check_running()
+        if self._paused:
+            raise Paused("agent is paused; the turn was cancelled")
+        turn = self._take_turn(caller, "end")
+        self._stt.close_turn()
+        timings = turn.timings
+        timings.released_at = t0
+        fut = self._session.commit_user_turn(
+            transcript_timeout=TRANSCRIPT_TIMEOUT, stt_flush_duration=STT_FLUSH_DURATION
+        )
+        fut.add_done_callback(lambda f: self._on_committed(timings, f))
+        timings.rpc_ms["end_turn"] = _ms(time.monotonic() - t0)
+        await self._room.set_attributes({ATTR_TURN_OWNER: ""})
+        logger.info("turn committed", extra={"turn": timings.turn, "owner": caller})
+        return "ok"
+
+    async def cancel_turn(self, caller: str, payload: str) -> str:
+        parse_payload(payload)
+        self._check_running()
+        if self._turn is None:
+            return "ok: no open turn"
+        turn = self._take_turn(caller, "cancel")
+        self._cancel(turn)
+        await self._room.set_attributes({ATTR_TURN_OWNER: ""})
+        return "ok"
+
+    async def pause(self, caller: str, payload: str) -> str:
+        parse_payload(payload)
+        self._check_running()
+        if not self._paused:
+            self._paused = True
+            self._interrupt()
+            if self._turn is not None:
+                turn, self._turn = self._turn, None
+                self._cancel(turn)
+            self._session.input.set_audio_enabled(False)
+            self._session.output.set_audio_enabled(False)
+            logger.info("paused", extra={"by": caller})
+        await self._room.set_attributes({ATTR_PAUSED: "1", ATTR_TURN_OWNER: ""})
+        return "paused"
+
+    async def resume(self, caller: str, payload: str) -> str:
+        parse_payload(payload)
+        self._check_running()
+        if self._paused:
+            self._paused = False
+            self._session.input.set_audio_enabled(True)
+            self._session.output.set_audio_enabled(True)
+            logger.info("resumed", extra={"by": caller})
+        await self._room.set_attributes({ATTR_PAUSED: "0"})
+        return "resumed"
+
+    def participant_left(self, identity: str) -> None:
+        """The turn holder left the room: their turn is cancelled."""
+        if self._turn is not None and self._turn.owner == identity:
+            turn, self._turn = self._turn, None
+            self._cancel(turn)
+            self._spawn(self._room.set_attributes({ATTR_TURN_OWNER: ""}))
+
+    async def aclose(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # -- internals ------------------------------------------------------------
+    def _check_running(self) -> None:
+        if self._session._activity is None:
+            raise NotReady("agent session is not running yet")
+
+    def _take_turn(self, caller: str, action: str) -> _Turn:
+        if self._turn is None:
+            raise NoOpenTurn(f"no open turn to {action}")
+        if self._turn.owner != caller:
+            raise NotTurnOwner(f"{self._turn.owner} holds the turn, not {caller}")
+        turn, self._turn = self._turn, None
+        return turn
+
+    def _cancel(self, turn: _Turn) -> None:
+        self._stt.close_turn()
+        self._session.clear_user_turn()
+        turn.timings.cancelled = True
+        logger.info("turn cancelled", extra={"turn": turn.timings.turn, "owner": turn.owner})
+        self._spawn(self._room.publish(TOPIC_METRICS, turn.timings.to_dict()))
+
+    def _interrupt(self) -> None:
+        fut = self._session.interrupt(force=True)
+        fut.add_done_callback(_retrieve)
+
+    def _on_stt_ready(self, at: float) -> None:
+        if self._turn is not None and self._turn.timings.stt_ready_at is None:
+            self._turn.timings.stt_ready_at = at
+
+    def _on_committed(self, timings: TurnTimings, fut: asyncio.Future[str]) -> None:
+        if fut.cancelled():
+            return
+        if (exc := fut.exception()) is not None:
+            logger.warning("turn commit failed", extra={"turn": timings.turn, "error": repr(exc)})
+            return
+        timings.final_at = time.monotonic()
+        timings.transcript = fut.result()
+        if timings.transcript.strip():
+            self._awaiting_audio = timings
+        self._spawn(self._room.publish(TOPIC_METRICS, timings.to_dict()))
+
+    def _on_agent_state(self, ev: Any) -> None:
+        timings = self._awaiting_audio
+        if ev.new_state == "speaking" and timings is not None:
+            self._awaiting_audio = None
+            timings.first_audio_at = time.monotonic()
+            self._spawn(self._room.publish(TOPIC_METRICS, timings.to_dict()))
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_retrieve)
+
+
+def _retrieve(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled() and (exc := fut.exception()) is not None:
+        logger.warning("background step failed", extra={"error": repr(exc)})
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
+
+
+def as_rpc_error(e: Exception) -> PttError:
+    """Anything unexpected at the RPC boundary becomes a PttError (INTERNAL)."""
+    return e if isinstance(e, PttError) else PttError(f"internal error: {type(e).__name__}")

@@ -1,0 +1,246 @@
+"""Graceful STT resets for push-to-talk, around any streaming livekit-agents STT.
+
+`AgentSession.clear_user_turn()` replaces the STT stream on every turn. This
+wrapper makes that replacement cheap and clean:
+
+- ``prewarm`` (default): a standby stream is connected ahead of time; a reset
+  hands it over at once and opens the next standby.
+- ``reconnect``: every reset opens a fresh stream (the framework's behaviour),
+  kept as the baseline to measure against.
+
+Either way the old stream is closed by its owner, which cancels and awaits its
+tasks and retrieves their outcome, so no cancellation escapes as an error.
+
+Audio is gated per turn: a stream created while a turn is open forwards audio
+to the STT until its flush (end of turn); otherwise audio only feeds the
+pre-roll ring, which the next turn's stream replays first so the words spoken
+between press and `start_turn` are not lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+from livekit import rtc
+from livekit.agents import stt, utils
+from livekit.agents.types import (
+    DEFAULT_API_CONNECT_OPTIONS,
+    NOT_GIVEN,
+    APIConnectOptions,
+    NotGivenOr,
+)
+
+from .preroll import PrerollBuffer
+
+logger = logging.getLogger("ptt-agent.stt")
+
+ResetStrategy = Literal["prewarm", "reconnect"]
+STRATEGIES: tuple[ResetStrategy, ...] = ("prewarm", "reconnect")
+
+
+async def close_stream(stream: stt.RecognizeStream) -> None:
+    """Close an inner stream and retrieve its task's outcome, whatever it was."""
+    await stream.aclose()
+    task = stream._task
+    if task.done() and not task.cancelled() and (exc := task.exception()) is not None:
+        logger.debug("closed STT stream had failed", extra={"error": repr(exc)})
+
+
+class _Inner:
+    """One stream of the wrapped STT and the moment its connection was acquired."""
+
+    def __init__(self, stream: stt.RecognizeStream) -> None:
+        self.stream = stream
+        self.created_at = time.monotonic()
+        self.connected_at: float | None = None
+        self.connected = asyncio.Event()
+        report = stream._report_connection_acquired
+
+        # The base class offers no "connected" signal; plugins call this hook once
+        # their socket is up, so a per-instance wrapper observes it for any plugin.
+        def _on_acquired(acquire_time: float, connection_reused: bool) -> None:
+            if self.connected_at is None:
+                self.connected_at = time.monotonic()
+                self.connected.set()
+            report(acquire_time, connection_reused)
+
+        stream._report_connection_acquired = _on_acquired  # type: ignore[method-assign]
+
+    @property
+    def alive(self) -> bool:
+        return not self.stream._task.done()
+
+
+class ResettableSTT(stt.STT):
+    """Wraps a streaming STT with a reset strategy, a per-turn gate and pre-roll."""
+
+    def __init__(
+        self,
+        *,
+        inner: stt.STT,
+        strategy: ResetStrategy = "prewarm",
+        preroll: float = 0.5,
+    ) -> None:
+        if not inner.capabilities.streaming:
+            raise ValueError("ResettableSTT needs a streaming STT")
+        if strategy not in STRATEGIES:
+            raise ValueError(f"unknown reset strategy {strategy!r}, use one of {STRATEGIES}")
+        super().__init__(
+            capabilities=stt.STTCapabilities(
+                streaming=True,
+                interim_results=inner.capabilities.interim_results,
+                aligned_transcript=inner.capabilities.aligned_transcript,
+                offline_recognize=False,
+                manual_flush=True,
+            )
+        )
+        self._inner = inner
+        self._strategy: ResetStrategy = strategy
+        self._preroll = PrerollBuffer(max_duration=preroll)
+        self._turn_open = False
+        self._standby: _Inner | None = None
+        self._conn_options = DEFAULT_API_CONNECT_OPTIONS
+        self._closing = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.on_turn_ready: Callable[[float], None] | None = None
+        """Called with the monotonic time a turn's stream could first send audio."""
+
+    @property
+    def model(self) -> str:
+        return self._inner.model
+
+    @property
+    def provider(self) -> str:
+        return self._inner.provider
+
+    @property
+    def strategy(self) -> ResetStrategy:
+        return self._strategy
+
+    @property
+    def turn_open(self) -> bool:
+        return self._turn_open
+
+    def open_turn(self) -> None:
+        """The next stream (created by the coming reset) carries a turn's audio."""
+        self._turn_open = True
+
+    def close_turn(self) -> None:
+        """The turn ended or was cancelled: later streams only feed the pre-roll."""
+        self._turn_open = False
+        self._preroll.mark_boundary()
+
+    def mark_boundary(self) -> None:
+        """Forget buffered audio (the microphone was muted)."""
+        self._preroll.mark_boundary()
+
+    def stream(
+        self,
+        *,
+        language: NotGivenOr[str] = NOT_GIVEN,
+        conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
+    ) -> TurnStream:
+        self._conn_options = conn_options
+        return TurnStream(stt=self, conn_options=conn_options, gate_open=self._turn_open)
+
+    async def _recognize_impl(
+        self,
+        buffer: utils.AudioBuffer,
+        *,
+        language: NotGivenOr[str] = NOT_GIVEN,
+        conn_options: APIConnectOptions,
+    ) -> stt.SpeechEvent:
+        return await self._inner.recognize(buffer, language=language, conn_options=conn_options)
+
+    async def aclose(self) -> None:
+        """Close the standby and wait for every background close."""
+        self._closing = True
+        standby, self._standby = self._standby, None
+        if standby is not None:
+            await close_stream(standby.stream)
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # -- used by TurnStream -------------------------------------------------
+    def _open_inner(self) -> _Inner:
+        return _Inner(self._inner.stream(conn_options=self._conn_options))
+
+    def _acquire(self) -> _Inner:
+        if self._strategy == "reconnect" or self._closing:
+            return self._open_inner()
+        inner, self._standby = self._standby, None
+        if inner is None or not inner.alive:
+            if inner is not None:
+                self._close_in_background(inner.stream)
+            inner = self._open_inner()
+        self._standby = self._open_inner()
+        return inner
+
+    def _close_in_background(self, stream: stt.RecognizeStream) -> None:
+        task = asyncio.create_task(close_stream(stream), name="ResettableSTT.close")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _turn_ready(self, at: float) -> None:
+        if self.on_turn_ready is not None:
+            self.on_turn_ready(at)
+
+
+class TurnStream(stt.RecognizeStream):
+    """One STT stream of the session, backed by an inner stream of the wrapped STT."""
+
+    def __init__(
+        self, *, stt: ResettableSTT, conn_options: APIConnectOptions, gate_open: bool
+    ) -> None:
+        # retries belong to the inner stream; a failure here surfaces to the pipeline,
+        # which recreates the stream (and so takes a fresh inner one)
+        super().__init__(stt=stt, conn_options=conn_options._replace(max_retry=0))
+        self._owner = stt
+        self._gate_open = gate_open
+
+    @property
+    def gate_open(self) -> bool:
+        return self._gate_open
+
+    async def _run(self) -> None:
+        owner = self._owner
+        inner = owner._acquire()
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            if self._gate_open:
+                for frame in owner._preroll.take():
+                    inner.stream.push_frame(frame)
+                tasks.append(asyncio.create_task(self._report_ready(inner)))
+            tasks.append(asyncio.create_task(self._forward_input(inner.stream)))
+            await self._forward_events(inner.stream)
+        finally:
+            await utils.aio.cancel_and_wait(*tasks)
+            for task in tasks:
+                if not task.cancelled() and (exc := task.exception()) is not None:
+                    logger.debug("turn stream task failed", extra={"error": repr(exc)})
+            await close_stream(inner.stream)
+
+    async def _report_ready(self, inner: _Inner) -> None:
+        await inner.connected.wait()
+        assert inner.connected_at is not None
+        self._owner._turn_ready(max(inner.connected_at, inner.created_at))
+
+    async def _forward_input(self, inner: stt.RecognizeStream) -> None:
+        async for item in self._input_ch:
+            if isinstance(item, rtc.AudioFrame):
+                if self._gate_open:
+                    inner.push_frame(item)
+                else:
+                    self._owner._preroll.push(item)
+            elif self._gate_open:
+                inner.flush()
+                self._gate_open = False
+        inner.end_input()
+
+    async def _forward_events(self, inner: stt.RecognizeStream) -> None:
+        async for ev in inner:
+            self._event_ch.send_nowait(ev)

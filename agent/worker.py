@@ -1,0 +1,121 @@
+"""The agent worker: explicit dispatch by agent name, one PTT session per job."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from livekit import rtc
+from livekit.agents import Agent, AgentServer, AgentSession, JobContext, JobRequest, room_io
+from livekit.plugins import deepgram
+
+from . import config as agent_config
+from .ptt import ATTR_PAUSED, ATTR_TURN_OWNER, PttController, as_rpc_error
+from .responder import Responder
+from .stt_reset import ResettableSTT
+from .tts_espeak import EspeakTTS
+
+logger = logging.getLogger("ptt-agent")
+
+INSTRUCTIONS = "You are a push-to-talk test agent. Acknowledge what the user said."
+
+
+class _RoomLink:
+    """The controller's view of the room: whom to listen to, attributes, text topics."""
+
+    def __init__(self, room: rtc.Room, session: AgentSession) -> None:
+        self._room = room
+        self._session = session
+        self.listening_to: str | None = None
+
+    def listen_to(self, identity: str) -> None:
+        if identity != self.listening_to:
+            self._session.room_io.set_participant(identity)
+            self.listening_to = identity
+
+    async def set_attributes(self, attributes: dict[str, str]) -> None:
+        await self._room.local_participant.set_attributes(attributes)
+
+    async def publish(self, topic: str, payload: dict[str, Any]) -> None:
+        await self._room.local_participant.send_text(json.dumps(payload), topic=topic)
+
+
+def build_stt(cfg: agent_config.AgentConfig) -> ResettableSTT:
+    """Deepgram's plugin, at the local STT service or (with only a key) Deepgram's cloud."""
+    kwargs: dict[str, Any] = {"api_key": cfg.deepgram_api_key, "interim_results": True}
+    if cfg.stt_url is not None:
+        kwargs["base_url"] = cfg.stt_url
+    inner = deepgram.STT(model="nova-3", language="en-US", **kwargs)
+    return ResettableSTT(inner=inner, strategy=cfg.reset_strategy, preroll=cfg.preroll)
+
+
+def register_rpcs(room: rtc.Room, controller: PttController) -> None:
+    """Every PTT method, with domain errors turned into RpcError codes."""
+    for name, handler in controller.handlers().items():
+
+        async def _invoke(data: rtc.RpcInvocationData, _h=handler, _name=name) -> str:
+            try:
+                return await _h(data.caller_identity, data.payload)
+            except Exception as e:
+                err = as_rpc_error(e)
+                if err is not e:
+                    logger.exception("RPC handler failed", extra={"method": _name})
+                else:
+                    logger.info(
+                        "RPC refused",
+                        extra={"method": _name, "code": int(err.code), "reason": err.message},
+                    )
+                raise err.to_rpc_error() from None
+
+        room.local_participant.register_rpc_method(name, _invoke)
+
+
+def create_server(cfg: agent_config.AgentConfig) -> AgentServer:
+    server = AgentServer(
+        host=cfg.http_host, port=cfg.http_port, num_idle_processes=1, drain_timeout=5
+    )
+
+    async def on_request(req: JobRequest) -> None:
+        await req.accept(identity=cfg.identity, attributes={"push-to-talk": "1"})
+
+    @server.rtc_session(agent_name=cfg.agent_name, on_request=on_request)
+    async def entrypoint(ctx: JobContext) -> None:
+        stt = build_stt(cfg)
+        session: AgentSession = AgentSession(
+            stt=stt,
+            llm=Responder(),
+            tts=EspeakTTS(),
+            vad=None,
+            turn_handling={"turn_detection": "manual"},
+        )
+        await session.start(
+            agent=Agent(instructions=INSTRUCTIONS),
+            room=ctx.room,
+            room_options=room_io.RoomOptions(close_on_disconnect=False),
+        )
+        link = _RoomLink(ctx.room, session)
+        controller = PttController(session=session, stt=stt, room=link)
+        register_rpcs(ctx.room, controller)
+        await link.set_attributes({ATTR_PAUSED: "0", ATTR_TURN_OWNER: ""})
+
+        @ctx.room.on("participant_disconnected")
+        def _on_left(participant: rtc.RemoteParticipant) -> None:
+            controller.participant_left(participant.identity)
+
+        @ctx.room.on("track_muted")
+        def _on_muted(participant: rtc.Participant, _pub: rtc.TrackPublication) -> None:
+            if participant.identity == link.listening_to and controller.turn_owner is None:
+                stt.mark_boundary()
+
+        async def _shutdown(reason: str = "") -> None:
+            await controller.aclose()
+            await stt.aclose()
+
+        ctx.add_shutdown_callback(_shutdown)
+        logger.info(
+            "PTT agent ready",
+            extra={"room": ctx.room.name, "strategy": cfg.reset_strategy, "stt": cfg.stt_url},
+        )
+
+    return server

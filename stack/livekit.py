@@ -1,0 +1,36 @@
+"""The pinned livekit-server: where its build lives and how it is started."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+LIVEKIT_VERSION = "1.13.5"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cache_dir() -> Path:
+    """PTT_CACHE_DIR, or the project's git-ignored `.cache/`."""
+    return Path(os.environ.get("PTT_CACHE_DIR") or ROOT / ".cache")
+
+
+def binary_path(version: str = LIVEKIT_VERSION) -> Path:
+    return cache_dir() / "livekit-server" / f"v{version}" / "livekit-server"
+
+
+def command(*, port: int, host: str = "127.0.0.1") -> list[str]:
+    """A dev-mode server on `host`: signalling on `port`, RTC TCP on +1, UDP on +2."""
+    binary = binary_path()
+    if not binary.exists():
+        raise FileNotFoundError(f"{binary} is missing: run `make setup` to build livekit-server")
+    config_body = f"port: {port}\nrtc:\n  tcp_port: {port + 1}\n  udp_port: {port + 2}\n"
+    return [
+        str(binary),
+        "--dev",
+        "--bind",
+        host,
+        "--node-ip",
+        host,
+        "--config-body",
+        config_body,
+    ]

@@ -1,0 +1,134 @@
+"""One supervised child process: its output, its readiness, its shutdown."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+
+class ChildFailed(RuntimeError):
+    """A child exited or never became healthy."""
+
+
+def http_ok(url: str) -> Callable[[], bool]:
+    """A readiness probe: GET `url` answers 2xx."""
+
+    def probe() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                return 200 <= resp.status < 300
+        except (urllib.error.URLError, OSError):
+            return False
+
+    return probe
+
+
+class Child:
+    """A process in its own session (so its whole group can be stopped)."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        env: dict[str, str],
+        log_dir: Path | None = None,
+        echo: IO[str] | None = sys.stdout,
+        ready_line: str | None = None,
+    ) -> None:
+        self.name = name
+        self.argv = argv
+        self.env = env
+        self.log_path = log_dir / f"{name}.log" if log_dir else None
+        self._echo = echo
+        self._ready_re = re.compile(ready_line) if ready_line else None
+        self._ready_seen = threading.Event()
+        self._tail: deque[str] = deque(maxlen=40)
+        self._proc: subprocess.Popen[str] | None = None
+        self._pump: threading.Thread | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def start(self) -> None:
+        self._proc = subprocess.Popen(
+            self.argv,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+        )
+        self._pump = threading.Thread(target=self._pump_output, name=f"pump-{self.name}")
+        self._pump.daemon = True
+        self._pump.start()
+
+    def _pump_output(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        log = open(self.log_path, "a", encoding="utf-8") if self.log_path else None
+        try:
+            for line in self._proc.stdout:
+                self._tail.append(line)
+                if log:
+                    log.write(line)
+                    log.flush()
+                if self._echo:
+                    self._echo.write(f"[{self.name}] {line}")
+                    self._echo.flush()
+                if self._ready_re and self._ready_re.search(line):
+                    self._ready_seen.set()
+        finally:
+            if log:
+                log.close()
+
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def wait_ready(self, probe: Callable[[], bool] | None, timeout: float) -> float:
+        """Block until `probe()` (or the ready line) says ready; returns seconds waited."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            if not self.running():
+                raise ChildFailed(f"{self.name} exited early:\n{''.join(self._tail)}")
+            if (probe is None or probe()) and (self._ready_re is None or self._ready_seen.is_set()):
+                return time.monotonic() - t0
+            time.sleep(0.1)
+        raise ChildFailed(f"{self.name} not ready after {timeout:.0f}s:\n{''.join(self._tail)}")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM the group, then SIGKILL what is left after `timeout`."""
+        if self._proc is None:
+            return
+        pgid = self._proc.pid
+        if self._proc.poll() is None:
+            _signal_group(pgid, signal.SIGTERM)
+            try:
+                self._proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        # children of the child (job processes) share its group: make sure none survive
+        _signal_group(pgid, signal.SIGKILL)
+        self._proc.wait()
+        if self._pump:
+            self._pump.join(timeout=2)
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass

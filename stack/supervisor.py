@@ -1,0 +1,185 @@
+"""Starts the whole stack in order, each child waited on until healthy, and stops it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from . import livekit
+from .process import Child, http_ok
+
+PY = sys.executable
+
+
+def free_port(span: int = 1) -> int:
+    """A free TCP port on loopback with `span` consecutive ports free after it."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port + span < 65000 and all(_is_free(port + i) for i in range(1, span)):
+            return port
+    raise RuntimeError("no free port range found on 127.0.0.1")
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@dataclass
+class StackConfig:
+    """Ports and targets; `from_env` reads the same variables as `make run`."""
+
+    host: str = "127.0.0.1"
+    web_port: int = 8000
+    livekit_port: int = 7880
+    stt_port: int = 8790
+    livekit_url: str | None = None  # external LiveKit: start none
+    api_key: str = "devkey"
+    api_secret: str = "secret"
+    cloud_stt: bool = False  # DEEPGRAM_API_KEY without PTT_STT_URL: start no STT service
+    log_dir: Path | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> StackConfig:
+        env = dict(os.environ if env is None else env)
+        external = env.get("LIVEKIT_URL")
+        if external and not (env.get("LIVEKIT_API_KEY") and env.get("LIVEKIT_API_SECRET")):
+            raise SystemExit("LIVEKIT_URL is set: set LIVEKIT_API_KEY and LIVEKIT_API_SECRET too")
+        return cls(
+            host=env.get("PTT_HOST", "127.0.0.1"),
+            web_port=int(env.get("PTT_PORT", "8000")),
+            livekit_port=int(env.get("PTT_LIVEKIT_PORT", "7880")),
+            stt_port=int(env.get("STT_PORT", "8790")),
+            livekit_url=external or None,
+            api_key=env.get("LIVEKIT_API_KEY", "devkey") if external else "devkey",
+            api_secret=env.get("LIVEKIT_API_SECRET", "secret") if external else "secret",
+            cloud_stt=bool(env.get("DEEPGRAM_API_KEY")) and not env.get("PTT_STT_URL"),
+        )
+
+    @classmethod
+    def ephemeral(cls, log_dir: Path) -> StackConfig:
+        """Free ports everywhere, so a test stack never collides with `make run`."""
+        return cls(
+            web_port=free_port(),
+            livekit_port=free_port(span=3),
+            stt_port=free_port(),
+            log_dir=log_dir,
+        )
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{self.host}:{self.web_port}"
+
+    @property
+    def server_livekit_url(self) -> str:
+        return self.livekit_url or f"ws://127.0.0.1:{self.livekit_port}"
+
+    @property
+    def stt_url(self) -> str:
+        return f"ws://127.0.0.1:{self.stt_port}/v1/listen"
+
+
+class Stack:
+    """The supervisor: `start()` brings every part up in order, `stop()` ends them all."""
+
+    def __init__(self, config: StackConfig, *, echo: IO[str] | None = sys.stdout) -> None:
+        self.config = config
+        self._echo = echo
+        self.children: dict[str, Child] = {}
+        self.ready_seconds: dict[str, float] = {}
+
+    def _env(self) -> dict[str, str]:
+        c = self.config
+        env = dict(os.environ)
+        env.update(
+            LIVEKIT_URL=c.server_livekit_url,
+            LIVEKIT_API_KEY=c.api_key,
+            LIVEKIT_API_SECRET=c.api_secret,
+            PTT_HOST=c.host,
+            PTT_PORT=str(c.web_port),
+            STT_HOST="127.0.0.1",
+            STT_PORT=str(c.stt_port),
+            PYTHONUNBUFFERED="1",
+        )
+        if not c.cloud_stt:
+            env.setdefault("PTT_STT_URL", c.stt_url)
+        env.update(c.extra_env)
+        return env
+
+    def _child(self, name: str, argv: list[str], ready_line: str | None = None) -> Child:
+        child = Child(
+            name,
+            argv,
+            env=self._env(),
+            log_dir=self.config.log_dir,
+            echo=self._echo,
+            ready_line=ready_line,
+        )
+        self.children[name] = child
+        child.start()
+        return child
+
+    def start(self) -> None:
+        c = self.config
+        if c.log_dir:
+            c.log_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            if c.livekit_url is None:
+                lk = self._child("livekit", livekit.command(port=c.livekit_port))
+                self._ready(lk, http_ok(f"http://127.0.0.1:{c.livekit_port}/"), 30)
+            if not c.cloud_stt:
+                stt = self._child("stt", [PY, "-m", "stt_service"])
+                self._ready(stt, http_ok(f"http://127.0.0.1:{c.stt_port}/healthz"), 60)
+            agent = self._child("agent", [PY, "-m", "agent", "start"], "registered worker")
+            self._ready(agent, None, 90)
+            web = self._child("web", [PY, "-m", "server"])
+            self._ready(web, http_ok(f"http://127.0.0.1:{c.web_port}/healthz"), 30)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _ready(self, child: Child, probe, timeout: float) -> None:  # type: ignore[no-untyped-def]
+        self.ready_seconds[child.name] = child.wait_ready(probe, timeout)
+
+    def restart(self, name: str, *, timeout: float = 60) -> None:
+        """Stop and start one child (chaos tests: STT or LiveKit server restart)."""
+        child = self.children[name]
+        child.stop()
+        fresh = Child(
+            name,
+            child.argv,
+            env=child.env,
+            log_dir=self.config.log_dir,
+            echo=self._echo,
+        )
+        self.children[name] = fresh
+        fresh.start()
+        probes = {
+            "livekit": http_ok(f"http://127.0.0.1:{self.config.livekit_port}/"),
+            "stt": http_ok(f"http://127.0.0.1:{self.config.stt_port}/healthz"),
+            "web": http_ok(f"http://127.0.0.1:{self.config.web_port}/healthz"),
+        }
+        self._ready(fresh, probes.get(name), timeout)
+
+    def stop(self) -> None:
+        """Stop children in reverse order; every process group is gone afterwards."""
+        for child in reversed(list(self.children.values())):
+            child.stop()
+
+    def __enter__(self) -> Stack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

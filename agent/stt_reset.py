@@ -20,6 +20,7 @@ between press and `start_turn` are not lost.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -198,7 +199,7 @@ class TurnStream(stt.RecognizeStream):
     ) -> None:
         # retries belong to the inner stream; a failure here surfaces to the pipeline,
         # which recreates the stream (and so takes a fresh inner one)
-        super().__init__(stt=stt, conn_options=conn_options._replace(max_retry=0))
+        super().__init__(stt=stt, conn_options=dataclasses.replace(conn_options, max_retry=0))
         self._owner = stt
         self._gate_open = gate_open
 

@@ -71,51 +71,57 @@ def register_rpcs(room: rtc.Room, controller: PttController) -> None:
         room.local_participant.register_rpc_method(name, _invoke)
 
 
+async def on_request(req: JobRequest) -> None:
+    """Accept every dispatch under the configured identity, marked as a PTT agent."""
+    cfg = agent_config.load()
+    await req.accept(identity=cfg.identity, attributes={"push-to-talk": "1"})
+
+
+async def entrypoint(ctx: JobContext) -> None:
+    """One job: an AgentSession with manual turns, driven by the PTT RPCs."""
+    cfg = agent_config.load()
+    stt = build_stt(cfg)
+    session: AgentSession = AgentSession(
+        stt=stt,
+        llm=Responder(),
+        tts=EspeakTTS(),
+        vad=None,
+        turn_handling={"turn_detection": "manual"},
+    )
+    await session.start(
+        agent=Agent(instructions=INSTRUCTIONS),
+        room=ctx.room,
+        room_options=room_io.RoomOptions(close_on_disconnect=False),
+    )
+    link = _RoomLink(ctx.room, session)
+    controller = PttController(session=session, stt=stt, room=link)
+    register_rpcs(ctx.room, controller)
+    await link.set_attributes({ATTR_PAUSED: "0", ATTR_TURN_OWNER: ""})
+
+    @ctx.room.on("participant_disconnected")
+    def _on_left(participant: rtc.RemoteParticipant) -> None:
+        controller.participant_left(participant.identity)
+
+    @ctx.room.on("track_muted")
+    def _on_muted(participant: rtc.Participant, _pub: rtc.TrackPublication) -> None:
+        if participant.identity == link.listening_to and controller.turn_owner is None:
+            stt.mark_boundary()
+
+    async def _shutdown(reason: str = "") -> None:
+        await controller.aclose()
+        await stt.aclose()
+
+    ctx.add_shutdown_callback(_shutdown)
+    logger.info(
+        "PTT agent ready",
+        extra={"room": ctx.room.name, "strategy": cfg.reset_strategy, "stt": cfg.stt_url},
+    )
+
+
 def create_server(cfg: agent_config.AgentConfig) -> AgentServer:
+    """The worker: registers under `cfg.agent_name` for explicit dispatch only."""
     server = AgentServer(
         host=cfg.http_host, port=cfg.http_port, num_idle_processes=1, drain_timeout=5
     )
-
-    async def on_request(req: JobRequest) -> None:
-        await req.accept(identity=cfg.identity, attributes={"push-to-talk": "1"})
-
-    @server.rtc_session(agent_name=cfg.agent_name, on_request=on_request)
-    async def entrypoint(ctx: JobContext) -> None:
-        stt = build_stt(cfg)
-        session: AgentSession = AgentSession(
-            stt=stt,
-            llm=Responder(),
-            tts=EspeakTTS(),
-            vad=None,
-            turn_handling={"turn_detection": "manual"},
-        )
-        await session.start(
-            agent=Agent(instructions=INSTRUCTIONS),
-            room=ctx.room,
-            room_options=room_io.RoomOptions(close_on_disconnect=False),
-        )
-        link = _RoomLink(ctx.room, session)
-        controller = PttController(session=session, stt=stt, room=link)
-        register_rpcs(ctx.room, controller)
-        await link.set_attributes({ATTR_PAUSED: "0", ATTR_TURN_OWNER: ""})
-
-        @ctx.room.on("participant_disconnected")
-        def _on_left(participant: rtc.RemoteParticipant) -> None:
-            controller.participant_left(participant.identity)
-
-        @ctx.room.on("track_muted")
-        def _on_muted(participant: rtc.Participant, _pub: rtc.TrackPublication) -> None:
-            if participant.identity == link.listening_to and controller.turn_owner is None:
-                stt.mark_boundary()
-
-        async def _shutdown(reason: str = "") -> None:
-            await controller.aclose()
-            await stt.aclose()
-
-        ctx.add_shutdown_callback(_shutdown)
-        logger.info(
-            "PTT agent ready",
-            extra={"room": ctx.room.name, "strategy": cfg.reset_strategy, "stt": cfg.stt_url},
-        )
-
+    server.rtc_session(entrypoint, agent_name=cfg.agent_name, on_request=on_request)
     return server

@@ -1,0 +1,30 @@
+# The two commands that matter: `make run` and `make test`. Both set up what is missing first.
+VENV := .venv/bin
+
+.PHONY: setup run test lint bench e2e unit clean
+
+setup:
+	@scripts/setup.sh
+
+run: setup
+	@$(VENV)/python -m stack
+
+test: setup
+	@scripts/test.sh
+
+lint: setup
+	$(VENV)/ruff check .
+	$(VENV)/ruff format --check .
+	$(VENV)/mypy server agent stack stt_service
+
+unit: setup
+	$(VENV)/pytest -m unit
+
+e2e: setup
+	$(VENV)/pytest -m e2e
+
+bench: setup
+	@scripts/bench.sh
+
+clean:
+	rm -rf .venv node_modules .pytest_cache test-results bench-results

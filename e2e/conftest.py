@@ -1,0 +1,155 @@
+"""E2E fixtures: the stack (or a deployment), speech clips, Chromium with a fake mic."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserType, Page
+
+from e2e.console import Console
+from e2e.log_oracle import LogCursor, bad_records
+from e2e.speech import SpeechClip, write_clip
+from stack.supervisor import Stack, StackConfig
+
+CHROMIUM = os.environ.get("PTT_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--allow-loopback-in-peer-connection",
+    "--autoplay-policy=no-user-gesture-required",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+]
+
+PHRASES = {
+    "lights": "turn on the lights",
+    "door": "open the door",
+    "music": "play some music",
+    "turns": "how many turns",
+}
+
+
+@dataclass
+class Target:
+    """What the suite runs against: our stack (with its logs) or a deployment."""
+
+    url: str
+    stack: Stack | None
+
+    def log(self, name: str) -> Path | None:
+        if self.stack is None or self.stack.config.log_dir is None:
+            return None
+        return self.stack.config.log_dir / f"{name}.log"
+
+
+@pytest.fixture(scope="session")
+def target(
+    pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Target]:
+    deployment = pytestconfig.getoption("base_url", default=None)
+    if deployment:
+        yield Target(url=str(deployment).rstrip("/"), stack=None)
+        return
+    log_dir = Path(pytestconfig.rootpath) / "test-results" / "stack-logs"
+    shutil.rmtree(log_dir, ignore_errors=True)
+    stack = Stack(StackConfig.ephemeral(log_dir), echo=None)
+    stack.start()
+    try:
+        yield Target(url=stack.config.web_url, stack=stack)
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SpeechClip]:
+    folder = tmp_path_factory.mktemp("speech")
+    return {name: write_clip(folder, name, phrase) for name, phrase in PHRASES.items()}
+
+
+@pytest.fixture(autouse=True)
+def log_oracle(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fails the test that made the agent log an ERROR or a leaked/cancelled task."""
+    if "target" not in request.fixturenames:
+        yield
+        return
+    target: Target = request.getfixturevalue("target")
+    path = target.log("agent")
+    if path is None:
+        yield
+        return
+    cursor = LogCursor(path)
+    cursor.skip_to_end()
+    yield
+    bad = bad_records(cursor.read_new())
+    if bad:
+        pytest.fail("agent logged errors during this test:\n" + "\n".join(bad[:10]), False)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+LaunchConsole = Callable[..., Console]
+
+
+@pytest.fixture
+def launch_console(
+    browser_type: BrowserType,
+    browser_type_launch_args: dict,
+    target: Target,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+) -> Iterator[LaunchConsole]:
+    """Opens the console in a fresh Chromium whose microphone plays `clip` in a loop."""
+    browsers: list[Browser] = []
+    pages: list[Page] = []
+
+    def launch(clip: SpeechClip, *, room: str, identity: str = "qa-user") -> Console:
+        args = [*browser_type_launch_args["args"], f"--use-file-for-fake-audio-capture={clip.path}"]
+        browser = browser_type.launch(**{**browser_type_launch_args, "args": args})
+        browsers.append(browser)
+        context = browser.new_context()
+        context.tracing.start(screenshots=True, snapshots=True)
+        page = context.new_page()
+        pages.append(page)
+        console = Console(page, base_url=target.url, clip=clip)
+        console.open(room=room, identity=identity)
+        return console
+
+    yield launch
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    out = Path(request.config.rootpath) / "test-results" / request.node.name
+    for i, page in enumerate(pages):
+        if failed:
+            out.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(out / f"page{i}.png"))
+            page.context.tracing.stop(path=str(out / f"trace{i}.zip"))
+        else:
+            page.context.tracing.stop()
+    for browser in browsers:
+        browser.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # type: ignore[no-untyped-def]
+    rep = yield
+    setattr(item, f"rep_{rep.when}", rep)
+    return rep
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(here):
+            item.add_marker(pytest.mark.e2e)

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole suite: lint, type check, unit and e2e tests. "No tests collected" is a failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=.venv/bin
+
+echo "==> ruff"
+$VENV/ruff check .
+$VENV/ruff format --check .
+echo "==> mypy"
+$VENV/mypy server agent stack stt_service
+echo "==> pytest"
+set +e
+$VENV/pytest "$@"
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then
+  echo "pytest collected no tests: failing" >&2
+  exit 1
+fi
+exit "$rc"

@@ -1,0 +1,129 @@
+"""The console's web app: page, static modules, token and rebuild endpoints."""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import logging
+from collections.abc import AsyncIterator
+
+from livekit import api
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from .config import Settings
+from .rebuild import rebuild_agent
+from .tokens import mint_token
+from .validation import ApiError, read_json_object, require_name
+
+logger = logging.getLogger("server")
+
+ACCESS_KEY_HEADER = "X-Access-Key"
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the Starlette app; `settings` default to `Settings.from_env()`."""
+    settings = settings or Settings.from_env()
+    settings.check()
+    templates = Jinja2Templates(directory=str(settings.root / "templates"))
+    vendor_dir = settings.root / "node_modules" / "livekit-client" / "dist"
+    if not vendor_dir.is_dir():
+        logger.warning(
+            "livekit-client is not installed: run `npm ci` in the project root",
+            extra={"missing": str(vendor_dir)},
+        )
+
+    def require_access_key(request: Request) -> None:
+        if not settings.access_key:
+            return
+        given = request.headers.get(ACCESS_KEY_HEADER, "")
+        if not hmac.compare_digest(given.encode(), settings.access_key.encode()):
+            raise ApiError(401, f"missing or wrong {ACCESS_KEY_HEADER} header")
+
+    async def index(request: Request) -> Response:
+        return templates.TemplateResponse(
+            request,
+            "index.html",
+            {
+                "agent_name": settings.agent_name,
+                "access_key_required": settings.access_key_required,
+            },
+        )
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def token(request: Request) -> Response:
+        require_access_key(request)
+        data = await read_json_object(request)
+        room = require_name(data, "room")
+        identity = require_name(data, "identity")
+        jwt = mint_token(settings, room=room, identity=identity)
+        logger.info("token issued", extra={"room": room, "identity": identity})
+        return JSONResponse(
+            {
+                "url": settings.public_livekit_url,
+                "token": jwt,
+                "room": room,
+                "identity": identity,
+            }
+        )
+
+    async def agent_rebuild(request: Request) -> Response:
+        require_access_key(request)
+        data = await read_json_object(request)
+        room = require_name(data, "room")
+        result = await rebuild_agent(request.state.lkapi, room=room, agent_name=settings.agent_name)
+        return JSONResponse({"removed": result.removed, "dispatch_id": result.dispatch_id})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, api.LiveKitAPI]]:
+        lkapi = api.LiveKitAPI(
+            settings.livekit_url, settings.livekit_api_key, settings.livekit_api_secret
+        )
+        try:
+            yield {"lkapi": lkapi}
+        finally:
+            await lkapi.aclose()
+
+    routes = [
+        Route("/", index, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/api/token", token, methods=["POST"]),
+        Route("/api/agent/rebuild", agent_rebuild, methods=["POST"]),
+        Mount(
+            "/static",
+            app=StaticFiles(directory=settings.root / "static"),
+            name="static",
+        ),
+        Mount(
+            "/vendor/livekit-client",
+            app=StaticFiles(directory=vendor_dir, check_dir=False),
+            name="vendor",
+        ),
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            ApiError: api_error_response,
+            HTTPException: http_error_response,
+        },
+    )
+
+
+async def api_error_response(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return JSONResponse({"error": exc.message}, status_code=exc.status)
+
+
+async def http_error_response(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code in (204, 304):
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)

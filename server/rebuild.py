@@ -1,0 +1,76 @@
+"""Rebuild: remove the agent from a room and dispatch a fresh instance."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import aiohttp
+from livekit import api
+
+from .validation import ApiError
+
+logger = logging.getLogger("server")
+
+PTT_ATTRIBUTE = "push-to-talk"
+
+
+@dataclass(frozen=True)
+class RebuildResult:
+    removed: list[str]
+    dispatch_id: str
+
+
+def is_agent(participant: api.ParticipantInfo, agent_name: str) -> bool:
+    """Whether `participant` is an agent this console should remove on rebuild."""
+    return (
+        participant.kind == api.ParticipantInfo.Kind.AGENT
+        or participant.identity == agent_name
+        or participant.attributes.get(PTT_ATTRIBUTE) == "1"
+    )
+
+
+async def rebuild_agent(lkapi: api.LiveKitAPI, *, room: str, agent_name: str) -> RebuildResult:
+    """Remove every agent participant from `room`, then create a new dispatch.
+
+    Raises ApiError(404) when the room does not exist and ApiError(502) when the
+    LiveKit server fails or cannot be reached.
+    """
+    try:
+        listing = await lkapi.room.list_participants(api.ListParticipantsRequest(room=room))
+        removed: list[str] = []
+        for participant in listing.participants:
+            if not is_agent(participant, agent_name):
+                continue
+            try:
+                await lkapi.room.remove_participant(
+                    api.RoomParticipantIdentity(room=room, identity=participant.identity)
+                )
+            except api.ServerError as e:
+                if not _is_not_found(e):
+                    raise
+                # it left between the listing and the removal: that is what we wanted
+            removed.append(participant.identity)
+        dispatch = await lkapi.agent_dispatch.create_dispatch(
+            api.CreateAgentDispatchRequest(agent_name=agent_name, room=room)
+        )
+    except api.ServerError as e:
+        if _is_not_found(e):
+            raise ApiError(404, f"room '{room}' does not exist") from e
+        logger.warning(
+            "LiveKit API error during rebuild",
+            extra={"room": room, "code": e.code, "status": e.status},
+        )
+        raise ApiError(502, f"LiveKit server error: {e.code}: {e.message}") from e
+    except (TimeoutError, aiohttp.ClientError, OSError) as e:
+        logger.warning("LiveKit API unreachable during rebuild", extra={"room": room})
+        raise ApiError(502, f"LiveKit server unreachable: {e or type(e).__name__}") from e
+    logger.info(
+        "agent rebuilt",
+        extra={"room": room, "removed": removed, "dispatch_id": dispatch.id},
+    )
+    return RebuildResult(removed=removed, dispatch_id=dispatch.id)
+
+
+def _is_not_found(e: api.ServerError) -> bool:
+    return e.status == 404 or e.code == api.ServerErrorCode.NOT_FOUND

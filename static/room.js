@@ -1,0 +1,217 @@
+// Wraps the livekit-client Room: connection, the agent participant, the microphone,
+// text streams and RPC. Reports everything through the handlers given to createSession.
+
+import {
+  ConnectionState,
+  ParticipantKind,
+  Room,
+  RoomEvent,
+  Track,
+} from 'livekit-client';
+
+export const AGENT_STATE_ATTRIBUTE = 'lk.agent.state';
+export const PAUSED_ATTRIBUTE = 'ptt.paused';
+export const PTT_ATTRIBUTE = 'push-to-talk';
+
+const MIC_CAPTURE = { echoCancellation: false, noiseSuppression: false, autoGainControl: false };
+
+const CONNECTION_STATES = {
+  [ConnectionState.Disconnected]: 'disconnected',
+  [ConnectionState.Connecting]: 'connecting',
+  [ConnectionState.Connected]: 'connected',
+  [ConnectionState.Reconnecting]: 'reconnecting',
+  [ConnectionState.SignalReconnecting]: 'reconnecting',
+};
+
+function isAgentKind(p) {
+  return p.kind === ParticipantKind.AGENT;
+}
+
+function isPttParticipant(p) {
+  return p.attributes?.[PTT_ATTRIBUTE] === '1';
+}
+
+/** The agent to drive: an AGENT-kind participant (preferring one that says push-to-talk),
+ *  else any participant with the push-to-talk attribute. */
+export function pickAgent(participants) {
+  const list = [...participants];
+  return (
+    list.find((p) => isAgentKind(p) && isPttParticipant(p)) ??
+    list.find(isAgentKind) ??
+    list.find(isPttParticipant) ??
+    null
+  );
+}
+
+function describeAgent(p) {
+  const attrs = p.attributes ?? {};
+  return {
+    identity: p.identity,
+    state: attrs[AGENT_STATE_ATTRIBUTE] || 'initializing',
+    paused: attrs[PAUSED_ATTRIBUTE] === '1',
+  };
+}
+
+/** List audio inputs without prompting for permission. */
+export async function listMicrophones() {
+  const devices = await Room.getLocalDevices('audioinput', false);
+  return devices
+    .filter((d) => d.deviceId)
+    .map((d, i) => ({ id: d.deviceId, label: d.label || `Microphone ${i + 1}` }));
+}
+
+/**
+ * handlers: onConnectionState(s), onDisconnected(reason), onAgent(agent|null),
+ * onAgentTrack(track|null), onMicTrack(track|null), onAudioPlayback(canPlay),
+ * onDevicesChanged(), onParticipant(kind, identity), onLog(level, message, data)
+ * textStreams: {topic: (reader, participantInfo) => Promise}
+ */
+export function createSession(handlers, textStreams) {
+  let room = null;
+  let agentIdentity = null;
+
+  function updateAgent() {
+    const agent = room ? pickAgent(room.remoteParticipants.values()) : null;
+    const info = agent ? describeAgent(agent) : null;
+    if ((info?.identity ?? null) !== agentIdentity) {
+      agentIdentity = info?.identity ?? null;
+      const track = agent ? agentAudioTrack(agent) : null;
+      handlers.onAgentTrack(track);
+    }
+    handlers.onAgent(info);
+  }
+
+  function agentAudioTrack(participant) {
+    for (const pub of participant.audioTrackPublications.values()) {
+      if (pub.track && pub.isSubscribed) return pub.track;
+    }
+    return null;
+  }
+
+  function micTrack() {
+    return room?.localParticipant.getTrackPublication(Track.Source.Microphone)?.track ?? null;
+  }
+
+  function wire(r) {
+    r.on(RoomEvent.ConnectionStateChanged, (s) => {
+      handlers.onConnectionState(CONNECTION_STATES[s] ?? 'disconnected');
+    })
+      .on(RoomEvent.Disconnected, (reason) => handlers.onDisconnected(reason))
+      .on(RoomEvent.ParticipantConnected, (p) => {
+        handlers.onParticipant('joined', p.identity);
+        updateAgent();
+      })
+      .on(RoomEvent.ParticipantDisconnected, (p) => {
+        handlers.onParticipant('left', p.identity);
+        updateAgent();
+      })
+      .on(RoomEvent.ParticipantAttributesChanged, (_changed, p) => {
+        if (p !== r.localParticipant) updateAgent();
+      })
+      .on(RoomEvent.TrackSubscribed, (track, _pub, p) => {
+        if (track.kind === Track.Kind.Audio && p.identity === agentIdentity) {
+          handlers.onAgentTrack(track);
+        }
+      })
+      .on(RoomEvent.TrackUnsubscribed, (track, _pub, p) => {
+        if (track.kind === Track.Kind.Audio && p.identity === agentIdentity) {
+          handlers.onAgentTrack(null);
+        }
+      })
+      .on(RoomEvent.LocalTrackPublished, (pub) => {
+        if (pub.source === Track.Source.Microphone) handlers.onMicTrack(pub.track ?? null);
+      })
+      .on(RoomEvent.LocalTrackUnpublished, (pub) => {
+        if (pub.source === Track.Source.Microphone) handlers.onMicTrack(null);
+      })
+      .on(RoomEvent.AudioPlaybackStatusChanged, () => {
+        handlers.onAudioPlayback(r.canPlaybackAudio);
+      })
+      .on(RoomEvent.MediaDevicesChanged, () => handlers.onDevicesChanged())
+      .on(RoomEvent.MediaDevicesError, (err) => {
+        handlers.onLog('error', `media device error: ${err.message}`, { name: err.name });
+      });
+  }
+
+  return {
+    /** Join the room; the microphone is published separately by publishMicrophone(). */
+    async connect({ url, token }) {
+      if (room) throw new Error('already connected');
+      room = new Room({ adaptiveStream: false, dynacast: false });
+      wire(room);
+      for (const [topic, handler] of Object.entries(textStreams)) {
+        room.registerTextStreamHandler(topic, handler);
+      }
+      await room.connect(url, token);
+      try {
+        await room.startAudio();
+      } catch (err) {
+        handlers.onLog('warn', `audio playback is blocked until a click: ${err.message}`);
+      }
+      handlers.onAudioPlayback(room.canPlaybackAudio);
+      updateAgent();
+    },
+
+    /** Publish the microphone and mute it at once, so the track exists before the first
+     *  press (setMicrophoneEnabled(false) mutes a published track, it does not unpublish). */
+    async publishMicrophone(deviceId) {
+      const options = deviceId ? { ...MIC_CAPTURE, deviceId } : { ...MIC_CAPTURE };
+      await room.localParticipant.setMicrophoneEnabled(true, options);
+      await room.localParticipant.setMicrophoneEnabled(false);
+      const track = micTrack();
+      handlers.onMicTrack(track);
+      return track;
+    },
+
+    async setMicrophoneEnabled(enabled) {
+      if (!room) return;
+      await room.localParticipant.setMicrophoneEnabled(enabled);
+    },
+
+    async switchMicrophone(deviceId) {
+      if (!room) return null;
+      await room.switchActiveDevice('audioinput', deviceId);
+      const track = micTrack();
+      handlers.onMicTrack(track);
+      return track;
+    },
+
+    async startAudio() {
+      if (!room) return;
+      await room.startAudio();
+      handlers.onAudioPlayback(room.canPlaybackAudio);
+    },
+
+    performRpc(method, payload = '') {
+      if (!room) return Promise.reject(new Error('not connected'));
+      if (!agentIdentity) return Promise.reject(new Error('no agent in the room'));
+      return room.localParticipant.performRpc({
+        destinationIdentity: agentIdentity,
+        method,
+        payload,
+      });
+    },
+
+    get localIdentity() {
+      return room?.localParticipant.identity ?? null;
+    },
+
+    get micTrackSid() {
+      return room?.localParticipant.getTrackPublication(Track.Source.Microphone)?.trackSid ?? null;
+    },
+
+    get agentIdentity() {
+      return agentIdentity;
+    },
+
+    /** Leave the room and forget it; safe to call at any time. */
+    async disconnect() {
+      const r = room;
+      room = null;
+      agentIdentity = null;
+      if (!r) return;
+      r.removeAllListeners();
+      await r.disconnect();
+    },
+  };
+}

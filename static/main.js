@@ -31,6 +31,8 @@ function connectionReset() {
     agent: null, // {identity, state, paused}
     micReady: false,
     micError: null,
+    micCaptureStartedAt: null, // performance.now() when getUserMedia delivered the track
+    agentAudio: 'none', // 'subscribed' while the agent's audio track is attached
     held: false,
     turnOpen: false,
     pauseSupported: true,
@@ -194,11 +196,16 @@ const session = createSession(
     },
     onAgentTrack(track) {
       view.attachAgentAudio(track);
+      state.agentAudio = track ? 'subscribed' : 'none';
       meterAgent(track);
       if (track) log('info', 'agent audio subscribed', { sid: track.sid });
     },
     onMicTrack(track) {
       meterMic(track);
+      update();
+    },
+    onMicCapture(at) {
+      state.micCaptureStartedAt = at;
       update();
     },
     onAudioPlayback(canPlay) {

@@ -3,10 +3,13 @@
 
 import {
   ConnectionState,
+  DisconnectReason,
+  ParticipantEvent,
   ParticipantKind,
   Room,
   RoomEvent,
   Track,
+  TrackEvent,
 } from 'livekit-client';
 
 export const AGENT_STATE_ATTRIBUTE = 'lk.agent.state';
@@ -62,13 +65,27 @@ export async function listMicrophones() {
 
 /**
  * handlers: onConnectionState(s), onDisconnected(reason), onAgent(agent|null),
- * onAgentTrack(track|null), onMicTrack(track|null), onAudioPlayback(canPlay),
+ * onAgentTrack(track|null), onMicTrack(track|null), onMicCapture(performanceNow) (the
+ * microphone capture (re)started), onAudioPlayback(canPlay),
  * onDevicesChanged(), onParticipant(kind, identity), onLog(level, message, data)
  * textStreams: {topic: (reader, participantInfo) => Promise}
  */
 export function createSession(handlers, textStreams) {
   let room = null;
   let agentIdentity = null;
+  let watchedMic = null;
+
+  const captureStarted = () => handlers.onMicCapture(performance.now());
+
+  /** Report the mic track and follow its restarts (device switch = new capture). */
+  function reportMic(track) {
+    if (watchedMic !== track) {
+      watchedMic?.off(TrackEvent.Restarted, captureStarted);
+      watchedMic = track;
+      watchedMic?.on(TrackEvent.Restarted, captureStarted);
+    }
+    handlers.onMicTrack(track);
+  }
 
   function updateAgent() {
     const agent = room ? pickAgent(room.remoteParticipants.values()) : null;
@@ -96,7 +113,9 @@ export function createSession(handlers, textStreams) {
     r.on(RoomEvent.ConnectionStateChanged, (s) => {
       handlers.onConnectionState(CONNECTION_STATES[s] ?? 'disconnected');
     })
-      .on(RoomEvent.Disconnected, (reason) => handlers.onDisconnected(reason))
+      .on(RoomEvent.Disconnected, (reason) => {
+        handlers.onDisconnected(DisconnectReason[reason] ?? String(reason ?? 'unknown'));
+      })
       .on(RoomEvent.ParticipantConnected, (p) => {
         handlers.onParticipant('joined', p.identity);
         updateAgent();
@@ -119,10 +138,10 @@ export function createSession(handlers, textStreams) {
         }
       })
       .on(RoomEvent.LocalTrackPublished, (pub) => {
-        if (pub.source === Track.Source.Microphone) handlers.onMicTrack(pub.track ?? null);
+        if (pub.source === Track.Source.Microphone) reportMic(pub.track ?? null);
       })
       .on(RoomEvent.LocalTrackUnpublished, (pub) => {
-        if (pub.source === Track.Source.Microphone) handlers.onMicTrack(null);
+        if (pub.source === Track.Source.Microphone) reportMic(null);
       })
       .on(RoomEvent.AudioPlaybackStatusChanged, () => {
         handlers.onAudioPlayback(r.canPlaybackAudio);
@@ -131,6 +150,8 @@ export function createSession(handlers, textStreams) {
       .on(RoomEvent.MediaDevicesError, (err) => {
         handlers.onLog('error', `media device error: ${err.message}`, { name: err.name });
       });
+    // emitted right after getUserMedia resolves: the moment capture starts
+    r.localParticipant.on(ParticipantEvent.AudioStreamAcquired, captureStarted);
   }
 
   return {
@@ -159,7 +180,7 @@ export function createSession(handlers, textStreams) {
       await room.localParticipant.setMicrophoneEnabled(true, options);
       await room.localParticipant.setMicrophoneEnabled(false);
       const track = micTrack();
-      handlers.onMicTrack(track);
+      reportMic(track);
       return track;
     },
 
@@ -172,7 +193,7 @@ export function createSession(handlers, textStreams) {
       if (!room) return null;
       await room.switchActiveDevice('audioinput', deviceId);
       const track = micTrack();
-      handlers.onMicTrack(track);
+      reportMic(track);
       return track;
     },
 
@@ -209,7 +230,10 @@ export function createSession(handlers, textStreams) {
       const r = room;
       room = null;
       agentIdentity = null;
+      watchedMic?.off(TrackEvent.Restarted, captureStarted);
+      watchedMic = null;
       if (!r) return;
+      r.localParticipant.off(ParticipantEvent.AudioStreamAcquired, captureStarted);
       r.removeAllListeners();
       await r.disconnect();
     },

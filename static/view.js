@@ -339,6 +339,10 @@ export function createView(doc, intents) {
     el.startAudio.hidden = state.connection === 'disconnected' || state.canPlaybackAudio;
 
     el.micLevel.value = state.levels.mic;
+    const started = state.micCaptureStartedAt;
+    if (started === null) el.micLevel.removeAttribute('data-capture-started');
+    else setAttr(el.micLevel, 'data-capture-started', started.toFixed(1));
+    setAttr(el.audio, 'data-track', state.agentAudio);
     el.agentLevel.value = state.levels.agent;
     setAttr(el.agentLevel, 'data-peak', state.levels.agentPeak.toFixed(3));
 

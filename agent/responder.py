@@ -32,7 +32,10 @@ def reply_for(user_turns: list[str]) -> str:
     earlier = user_turns[:-1]
     if "how many turns" in said:
         n = len(user_turns)
-        return f"This is turn {_spell(n)}. You spoke {_spell(len(earlier))} times before."
+        k = len(earlier)
+        return (
+            f"This is turn {_spell(n)}. You spoke {_spell(k)} time{'' if k == 1 else 's'} before."
+        )
     if "repeat that" in said:
         if not earlier:
             return "There is nothing to repeat yet."

@@ -1,0 +1,192 @@
+"""An AgentSession in-process: real STT service, real Deepgram plugin, real espeak TTS.
+
+Only the room is replaced: a paced microphone input, an audio sink that plays out in
+real time, and a RoomLink that records what would be published. These stand in for
+LiveKit's transport, which these tests do not exercise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import aiohttp
+import numpy as np
+from livekit import rtc
+from livekit.agents import Agent, AgentSession
+from livekit.agents.voice import io
+from livekit.plugins import deepgram
+
+from agent.ptt import PttController
+from agent.responder import Responder
+from agent.stt_reset import ResetStrategy, ResettableSTT
+from agent.tts_espeak import EspeakTTS
+from stack.process import Child, http_ok
+from stack.supervisor import free_port
+
+RATE = 48000
+FRAME = RATE // 100  # 10 ms
+
+
+class PacedMic(io.AudioInput):
+    """A microphone: 10 ms frames in real time, speech when queued, silence otherwise."""
+
+    def __init__(self) -> None:
+        super().__init__(label="paced-mic")
+        self._pending: deque[np.ndarray] = deque()
+        self._next = time.monotonic()
+
+    def say(self, pcm: np.ndarray) -> None:
+        for i in range(0, len(pcm), FRAME):
+            chunk = pcm[i : i + FRAME]
+            if len(chunk) < FRAME:
+                chunk = np.pad(chunk, (0, FRAME - len(chunk)))
+            self._pending.append(chunk)
+
+    def clear(self) -> None:
+        self._pending.clear()
+
+    @property
+    def speaking(self) -> bool:
+        return bool(self._pending)
+
+    async def __anext__(self) -> rtc.AudioFrame:
+        self._next += FRAME / RATE
+        delay = self._next - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        else:
+            self._next = time.monotonic()
+        data = self._pending.popleft() if self._pending else np.zeros(FRAME, dtype=np.int16)
+        return rtc.AudioFrame(data.tobytes(), RATE, 1, FRAME)
+
+
+class RealtimeSink(io.AudioOutput):
+    """Plays captured audio out in real time and reports playback like a room output."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            label="realtime-sink", capabilities=io.AudioOutputCapabilities(pause=False)
+        )
+        self._pushed = 0.0
+        self._started: float | None = None
+        self._playout: asyncio.Task[None] | None = None
+        self.frames = 0
+
+    async def capture_frame(self, frame: rtc.AudioFrame) -> None:
+        await super().capture_frame(frame)
+        if self._started is None:
+            self._started = time.monotonic()
+            self.on_playback_started(created_at=time.time())
+        self._pushed += frame.duration
+        self.frames += 1
+
+    def flush(self) -> None:
+        super().flush()
+        if self._started is None:
+            return
+        remaining = self._started + self._pushed - time.monotonic()
+        played = self._pushed
+        self._reset()
+        self._playout = asyncio.create_task(self._finish(max(0.0, remaining), played))
+
+    async def _finish(self, delay: float, played: float) -> None:
+        await asyncio.sleep(delay)
+        self.on_playback_finished(playback_position=played, interrupted=False)
+
+    def clear_buffer(self) -> None:
+        if self._playout is not None and not self._playout.done():
+            self._playout.cancel()
+            self.on_playback_finished(playback_position=0.0, interrupted=True)
+            self._playout = None
+        elif self._started is not None:
+            position = time.monotonic() - self._started
+            self._reset()
+            self.on_playback_finished(playback_position=position, interrupted=True)
+
+    def _reset(self) -> None:
+        self._started = None
+        self._pushed = 0.0
+
+
+class RecordingRoom:
+    """The RoomLink the controller talks to, recording attributes and publications."""
+
+    def __init__(self) -> None:
+        self.attributes: dict[str, str] = {}
+        self.published: list[tuple[str, dict[str, Any]]] = []
+        self.listening_to: str | None = None
+
+    def listen_to(self, identity: str) -> None:
+        self.listening_to = identity
+
+    async def set_attributes(self, attributes: dict[str, str]) -> None:
+        self.attributes.update(attributes)
+
+    async def publish(self, topic: str, payload: dict[str, Any]) -> None:
+        self.published.append((topic, payload))
+
+
+@contextmanager
+def stt_service() -> Iterator[str]:
+    """The real STT service in a subprocess; yields its websocket URL."""
+    port = free_port()
+    env = {**os.environ, "STT_PORT": str(port), "STT_HOST": "127.0.0.1"}
+    child = Child("stt", [sys.executable, "-m", "stt_service"], env=env, echo=None)
+    child.start()
+    try:
+        child.wait_ready(http_ok(f"http://127.0.0.1:{port}/healthz"), 60)
+        yield f"ws://127.0.0.1:{port}/v1/listen"
+    finally:
+        child.stop()
+
+
+class Harness:
+    """One running AgentSession with its controller, mic, sink and recorded room."""
+
+    def __init__(self, stt_url: str, strategy: ResetStrategy) -> None:
+        self.stt_url = stt_url
+        self.strategy = strategy
+        self.mic = PacedMic()
+        self.sink = RealtimeSink()
+        self.room = RecordingRoom()
+        self.user_finals: list[str] = []
+
+    async def __aenter__(self) -> Harness:
+        self.http = aiohttp.ClientSession()
+        inner = deepgram.STT(
+            base_url=self.stt_url, api_key="offline", interim_results=True, http_session=self.http
+        )
+        self.stt = ResettableSTT(inner=inner, strategy=self.strategy)
+        self.session: AgentSession = AgentSession(
+            stt=self.stt,
+            llm=Responder(),
+            tts=EspeakTTS(),
+            vad=None,
+            turn_handling={"turn_detection": "manual"},
+        )
+        self.session.input.audio = self.mic
+        self.session.output.audio = self.sink
+        self.session.on("user_input_transcribed", self._on_transcript)
+        await self.session.start(agent=Agent(instructions="test"))
+        self.controller = PttController(session=self.session, stt=self.stt, room=self.room)
+        return self
+
+    def _on_transcript(self, ev: Any) -> None:
+        if ev.is_final:
+            self.user_finals.append(ev.transcript)
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.session.aclose()
+        await self.controller.aclose()
+        await self.stt.aclose()
+        await self.http.close()
+
+    def metrics(self) -> list[dict[str, Any]]:
+        return [p for topic, p in self.room.published if topic == "ptt.metrics"]

@@ -118,10 +118,23 @@ async def entrypoint(ctx: JobContext) -> None:
     )
 
 
+MAX_JOBS = 16
+
+
+def _job_load(server: AgentServer) -> float:
+    return len(server.active_jobs) / MAX_JOBS
+
+
 def create_server(cfg: agent_config.AgentConfig) -> AgentServer:
     """The worker: registers under `cfg.agent_name` for explicit dispatch only."""
     server = AgentServer(
-        host=cfg.http_host, port=cfg.http_port, num_idle_processes=1, drain_timeout=5
+        host=cfg.http_host,
+        port=cfg.http_port,
+        num_idle_processes=1,
+        drain_timeout=5,
+        # capacity by job count, not CPU: a busy test machine must still get its agent
+        load_fnc=_job_load,
+        load_threshold=1.0,
     )
     server.rtc_session(entrypoint, agent_name=cfg.agent_name, on_request=on_request)
     return server

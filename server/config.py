@@ -41,12 +41,16 @@ class Settings:
     livekit_url: str = "ws://127.0.0.1:7880"
     livekit_api_key: str = "devkey"
     livekit_api_secret: str = "secret"
-    public_livekit_url: str = "ws://127.0.0.1:7880"
+    public_livekit_url: str = ""  # empty: same as livekit_url
     agent_name: str = "ptt-agent"
     host: str = "127.0.0.1"
     port: int = 8000
     access_key: str | None = None
     root: Path = PROJECT_ROOT
+
+    def __post_init__(self) -> None:
+        if not self.public_livekit_url:
+            object.__setattr__(self, "public_livekit_url", self.livekit_url)
 
     @property
     def access_key_required(self) -> bool:
@@ -73,7 +77,7 @@ class Settings:
             livekit_api_secret=config(
                 "LIVEKIT_API_SECRET", cast=str, default=cls.livekit_api_secret
             ),
-            public_livekit_url=config("PTT_PUBLIC_LIVEKIT_URL", cast=str, default=livekit_url),
+            public_livekit_url=config("PTT_PUBLIC_LIVEKIT_URL", cast=str, default=""),
             agent_name=config("PTT_AGENT_NAME", cast=str, default=cls.agent_name),
             host=config("PTT_HOST", cast=str, default=cls.host),
             port=port,

@@ -15,6 +15,15 @@ export function pttBlockReason(state) {
   return '';
 }
 
+/** Advice that does not block the talk button (another participant holds the turn). */
+export function pttHint(state) {
+  const owner = state.agent?.turnOwner;
+  if (owner && state.joined && owner !== state.joined.identity) {
+    return `${owner} holds the turn: the agent will refuse a press until they release.`;
+  }
+  return '';
+}
+
 /** Every control's disabled flag plus the reasons to display. */
 export function controls(state) {
   const disconnected = state.connection === 'disconnected';
@@ -28,7 +37,7 @@ export function controls(state) {
   else if (state.busy.rebuild) controlReason = 'Rebuilding the agent…';
 
   return {
-    pttReason,
+    pttReason: pttReason || pttHint(state),
     controlReason,
     disabled: {
       connect: !disconnected || state.busy.connect,

@@ -14,7 +14,7 @@ const METRICS_TOPIC = 'ptt.metrics';
 const LOG_TOPIC = 'ptt.log';
 const ACCESS_KEY_HEADER = 'X-Access-Key';
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-const AUDIO_THRESHOLD = 0.02; // agent level counted as "audio arrived"
+const AUDIO_THRESHOLD = 0.02; // agent level (peak amplitude) counted as "audio arrived"
 const MAX_TRANSCRIPT = 500;
 const MAX_AGENT_METRICS = 50;
 
@@ -189,6 +189,9 @@ const session = createSession(
       } else if (prev && agent) {
         if (prev.state !== agent.state) log('info', `agent state: ${agent.state}`);
         if (prev.paused !== agent.paused) log('info', agent.paused ? 'agent paused' : 'agent resumed');
+        if (prev.turnOwner !== agent.turnOwner) {
+          log('info', agent.turnOwner ? `turn held by ${agent.turnOwner}` : 'turn released');
+        }
       }
       state.agent = agent;
       guardTurn();

@@ -14,6 +14,7 @@ import {
 
 export const AGENT_STATE_ATTRIBUTE = 'lk.agent.state';
 export const PAUSED_ATTRIBUTE = 'ptt.paused';
+export const TURN_OWNER_ATTRIBUTE = 'ptt.turn_owner';
 export const PTT_ATTRIBUTE = 'push-to-talk';
 
 const MIC_CAPTURE = { echoCancellation: false, noiseSuppression: false, autoGainControl: false };
@@ -52,6 +53,7 @@ function describeAgent(p) {
     identity: p.identity,
     state: attrs[AGENT_STATE_ATTRIBUTE] || 'initializing',
     paused: attrs[PAUSED_ATTRIBUTE] === '1',
+    turnOwner: attrs[TURN_OWNER_ATTRIBUTE] || null,
   };
 }
 
@@ -193,6 +195,9 @@ export function createSession(handlers, textStreams) {
       if (!room) return null;
       await room.switchActiveDevice('audioinput', deviceId);
       const track = micTrack();
+      // a muted track only records the new device and would reopen it on the next unmute,
+      // i.e. at the next press, clipping the first words: reopen it now (it stays muted)
+      if (track?.isMuted) await track.restartTrack();
       reportMic(track);
       return track;
     },

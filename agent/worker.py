@@ -11,6 +11,7 @@ from livekit.agents import Agent, AgentServer, AgentSession, JobContext, JobRequ
 from livekit.plugins import deepgram
 
 from . import config as agent_config
+from .log_forward import ATTR_ERRORS, RoomLogForwarder
 from .ptt import ATTR_PAUSED, ATTR_TURN_OWNER, PttController, as_rpc_error
 from .responder import Responder
 from .stt_reset import ResettableSTT
@@ -38,7 +39,10 @@ class _RoomLink:
         await self._room.local_participant.set_attributes(attributes)
 
     async def publish(self, topic: str, payload: dict[str, Any]) -> None:
-        await self._room.local_participant.send_text(json.dumps(payload), topic=topic)
+        await self.publish_text(topic, json.dumps(payload))
+
+    async def publish_text(self, topic: str, text: str) -> None:
+        await self._room.local_participant.send_text(text, topic=topic)
 
 
 def build_stt(cfg: agent_config.AgentConfig) -> ResettableSTT:
@@ -96,7 +100,9 @@ async def entrypoint(ctx: JobContext) -> None:
     link = _RoomLink(ctx.room, session)
     controller = PttController(session=session, stt=stt, room=link)
     register_rpcs(ctx.room, controller)
-    await link.set_attributes({ATTR_PAUSED: "0", ATTR_TURN_OWNER: ""})
+    forwarder = RoomLogForwarder(publish=link.publish_text, set_attributes=link.set_attributes)
+    logging.getLogger().addHandler(forwarder)
+    await link.set_attributes({ATTR_PAUSED: "0", ATTR_TURN_OWNER: "", ATTR_ERRORS: "0"})
 
     @ctx.room.on("participant_disconnected")
     def _on_left(participant: rtc.RemoteParticipant) -> None:
@@ -108,6 +114,8 @@ async def entrypoint(ctx: JobContext) -> None:
             stt.mark_boundary()
 
     async def _shutdown(reason: str = "") -> None:
+        logging.getLogger().removeHandler(forwarder)
+        await forwarder.aclose()
         await controller.aclose()
         await stt.aclose()
 

@@ -37,6 +37,11 @@ async def rebuild_agent(lkapi: api.LiveKitAPI, *, room: str, agent_name: str) ->
     LiveKit server fails or cannot be reached.
     """
     try:
+        # ListParticipants answers an empty list for an unknown room, and a dispatch
+        # would create the room: ask for the room itself first
+        rooms = await lkapi.room.list_rooms(api.ListRoomsRequest(names=[room]))
+        if not any(r.name == room for r in rooms.rooms):
+            raise ApiError(404, f"room '{room}' does not exist")
         listing = await lkapi.room.list_participants(api.ListParticipantsRequest(room=room))
         removed: list[str] = []
         for participant in listing.participants:

@@ -189,3 +189,19 @@ def test_rebuild_livekit_unreachable_is_502() -> None:
         r = client.post("/api/agent/rebuild", json={"room": "r1"})
     assert r.status_code == 502
     assert "unreachable" in r.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("info", "expected"),
+    [
+        (api.ParticipantInfo(identity="x", kind=api.ParticipantInfo.Kind.AGENT), True),
+        (api.ParticipantInfo(identity="ptt-agent"), True),
+        (api.ParticipantInfo(identity="bot", attributes={"push-to-talk": "1"}), True),
+        (api.ParticipantInfo(identity="user-1"), False),
+        (api.ParticipantInfo(identity="user-2", attributes={"push-to-talk": "0"}), False),
+    ],
+)
+def test_rebuild_removes_only_agents(info: api.ParticipantInfo, expected: bool) -> None:
+    from server.rebuild import is_agent
+
+    assert is_agent(info, "ptt-agent") is expected

@@ -189,6 +189,9 @@ const session = createSession(
       } else if (prev && agent) {
         if (prev.state !== agent.state) log('info', `agent state: ${agent.state}`);
         if (prev.paused !== agent.paused) log('info', agent.paused ? 'agent paused' : 'agent resumed');
+        if ((agent.errors ?? 0) > (prev.errors ?? 0)) {
+          log('warn', `the agent has logged ${agent.errors} error(s)`, { errors: agent.errors });
+        }
         if (prev.turnOwner !== agent.turnOwner) {
           log('info', agent.turnOwner ? `turn held by ${agent.turnOwner}` : 'turn released');
         }

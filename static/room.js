@@ -15,6 +15,7 @@ import {
 export const AGENT_STATE_ATTRIBUTE = 'lk.agent.state';
 export const PAUSED_ATTRIBUTE = 'ptt.paused';
 export const TURN_OWNER_ATTRIBUTE = 'ptt.turn_owner';
+export const ERRORS_ATTRIBUTE = 'ptt.errors';
 export const PTT_ATTRIBUTE = 'push-to-talk';
 
 const MIC_CAPTURE = { echoCancellation: false, noiseSuppression: false, autoGainControl: false };
@@ -54,6 +55,7 @@ function describeAgent(p) {
     state: attrs[AGENT_STATE_ATTRIBUTE] || 'initializing',
     paused: attrs[PAUSED_ATTRIBUTE] === '1',
     turnOwner: attrs[TURN_OWNER_ATTRIBUTE] || null,
+    errors: ERRORS_ATTRIBUTE in attrs ? Number(attrs[ERRORS_ATTRIBUTE]) || 0 : null,
   };
 }
 

@@ -91,6 +91,7 @@ export function createView(doc, intents) {
     form: doc.getElementById('connect-form'),
     connectionState: $(doc, 'connection-state'),
     agentState: $(doc, 'agent-state'),
+    agentErrors: $(doc, 'agent-errors'),
     room: $(doc, 'room-input'),
     identity: $(doc, 'identity-input'),
     accessKey: $(doc, 'access-key-input'),
@@ -323,6 +324,9 @@ export function createView(doc, intents) {
     const agentState = !state.agent ? 'absent' : state.agent.paused ? 'paused' : state.agent.state;
     setText(el.agentState, agentState);
     setAttr(el.agentState, 'data-state', agentState);
+    const errors = state.agent?.errors ?? null;
+    setText(el.agentErrors, errors === null ? '—' : String(errors));
+    setAttr(el.agentErrors, 'data-state', errors ? 'paused' : 'none');
     if (el.room.value.trim() !== state.form.room) el.room.value = state.form.room;
     if (el.identity.value.trim() !== state.form.identity) el.identity.value = state.form.identity;
     renderDevices(state.devices, state.form.deviceId);

@@ -33,6 +33,13 @@ TESTIDS = [
     "device-select",
     "agent-level",
     "agent-audio",
+    "agent-errors",
+    "ptt-reason",
+    "control-reason",
+    "status",
+    "start-audio-button",
+    "export-log-button",
+    "clear-log-button",
 ]
 
 MODULES = [

@@ -1,0 +1,291 @@
+"""The page's pure modules (no DOM, no LiveKit) run under Node: the PTT state machine,
+transcript assembly, percentiles, the disabled rules and log levels."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from server.config import PROJECT_ROOT
+
+pytestmark = [
+    pytest.mark.unit,
+    pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed"),
+]
+
+STATIC = (PROJECT_ROOT / "static").as_uri()
+
+
+def run_module(tmp_path: Path, body: str) -> object:
+    """Run an ES module body that imports from static/ and prints one JSON value."""
+    script = tmp_path / "check.mjs"
+    script.write_text(body.replace("STATIC", STATIC))
+    done = subprocess.run(
+        ["node", str(script)], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+PTT_HARNESS = """
+import { createPtt } from 'STATIC/ptt.js';
+const events = [];
+const delay = (ms) => new Promise((r) => setTimeout(r, ms));
+function make(failures = {}) {
+  const call = async (method) => {
+    events.push(`rpc:${method}`);
+    await delay(5);
+    return failures[method] ? { ok: false, ms: 5, error: { code: failures[method] } }
+                            : { ok: true, ms: 5 };
+  };
+  const setMic = async (on) => { events.push(`mic:${on}`); await delay(1); };
+  const hooks = {
+    onChange: () => {}, onPress: () => events.push('press'),
+    onStarted: (r) => events.push(`started:${r.ok}`), onRelease: () => events.push('release'),
+    onEnded: (r) => events.push(`ended:${r.ok}`),
+    onCancelled: (r) => events.push(`cancelled:${r !== null}`),
+    onError: (e) => events.push(`error:${e.message}`),
+  };
+  return createPtt({ call, setMic, hooks });
+}
+"""
+
+
+def test_ptt_press_unmutes_before_start_turn_and_release_mutes_after_end_turn(
+    tmp_path: Path,
+) -> None:
+    out = run_module(
+        tmp_path,
+        PTT_HARNESS
+        + """
+const ptt = make();
+ptt.press(); await ptt.release();
+console.log(JSON.stringify(events));
+""",
+    )
+    assert out == [
+        "press",
+        "release",
+        "mic:true",
+        "rpc:start_turn",
+        "started:true",
+        "rpc:end_turn",
+        "ended:true",
+        "mic:false",
+    ]
+
+
+def test_ptt_cancel_while_start_in_flight_sends_cancel_after_start(tmp_path: Path) -> None:
+    out = run_module(
+        tmp_path,
+        PTT_HARNESS
+        + """
+const ptt = make();
+ptt.press(); await ptt.cancel();
+const second = ptt.release();  // nothing held any more
+console.log(JSON.stringify({ events, second }));
+""",
+    )
+    assert out == {
+        "events": [
+            "press",
+            "mic:true",
+            "rpc:start_turn",
+            "started:true",
+            "rpc:cancel_turn",
+            "cancelled:true",
+            "mic:false",
+        ],
+        "second": None,
+    }
+
+
+def test_ptt_failed_start_mutes_and_skips_end_turn(tmp_path: Path) -> None:
+    out = run_module(
+        tmp_path,
+        PTT_HARNESS
+        + """
+const ptt = make({ start_turn: 4423 });
+ptt.press(); await ptt.release();
+console.log(JSON.stringify(events));
+""",
+    )
+    assert out == [
+        "press",
+        "release",
+        "mic:true",
+        "rpc:start_turn",
+        "mic:false",
+        "started:false",
+        "mic:false",
+    ]
+
+
+def test_ptt_abort_drops_queued_work(tmp_path: Path) -> None:
+    out = run_module(
+        tmp_path,
+        PTT_HARNESS
+        + """
+const ptt = make();
+ptt.press(); ptt.release(); ptt.abort();
+await delay(50);
+console.log(JSON.stringify({ events, held: ptt.held }));
+""",
+    )
+    assert out["held"] is False
+    assert "rpc:end_turn" not in out["events"]
+
+
+def test_rpc_caller_reports_round_trip_and_rpc_error(tmp_path: Path) -> None:
+    out = run_module(
+        tmp_path,
+        """
+import { createRpc, describeRpcError } from 'STATIC/ptt.js';
+const reports = [];
+const session = { performRpc: async (m) => {
+  if (m === 'pause') {
+    const e = new Error('Method not supported at destination');
+    e.code = 1400;
+    throw e;
+  }
+  return 'ok';
+} };
+const call = createRpc(session, (level, message, data) => reports.push({ level, message, data }));
+const a = await call('start_turn');
+const b = await call('pause');
+console.log(JSON.stringify({ a: a.ok, b: b.ok, code: b.error.code, reports }));
+""",
+    )
+    assert out["a"] is True and out["b"] is False and out["code"] == 1400
+    ok, err = out["reports"]
+    assert ok["level"] == "info" and ok["message"].startswith("rpc start_turn ok in ")
+    assert err["level"] == "error"
+    assert "RpcError 1400: Method not supported at destination" in err["message"]
+    assert err["data"]["code"] == 1400 and isinstance(err["data"]["ms"], int)
+
+
+def test_transcript_interim_then_final_and_agent_deltas(tmp_path: Path) -> None:
+    out = run_module(
+        tmp_path,
+        """
+import { readTranscription } from 'STATIC/transcript.js';
+let entries = [];
+const update = (id, fn) => {
+  const i = entries.findIndex((e) => e.id === id);
+  const next = fn(i >= 0 ? entries[i] : undefined);
+  if (i >= 0) entries[i] = next; else entries.push(next);
+};
+function reader(id, attrs, chunks, trailer = {}) {
+  const info = { id, topic: 'lk.transcription', attributes: { ...attrs } };
+  return { info, async *[Symbol.asyncIterator]() {
+    for (const c of chunks) yield c;
+    Object.assign(info.attributes, trailer);
+  } };
+}
+const local = { identity: 'me', micTrackSid: 'TR_me' };
+const ctx = { local, turn: 1, update, onText: () => {} };
+const seg = { 'lk.segment_id': 'SG_u', 'lk.transcription_final': 'false' };
+await readTranscription(reader('s1', seg, ['turn on']), { identity: 'me' }, ctx);
+const interim = structuredClone(entries);
+await readTranscription(reader('s2', { ...seg, 'lk.transcription_final': 'true' },
+  ['turn on the lights']), { identity: 'me' }, ctx);
+const agentSeg = { 'lk.segment_id': 'SG_a', 'lk.transcription_final': 'false' };
+const agentStream = reader('s3', agentSeg, ['Lights ', 'are ', 'on.'],
+  { 'lk.transcription_final': 'true' });
+await readTranscription(agentStream, { identity: 'ptt-agent' }, ctx);
+// a user transcript sent by the agent on the user's behalf, recognised by track id
+const proxied = { 'lk.segment_id': 'SG_v', 'lk.transcribed_track_id': 'TR_me' };
+await readTranscription(reader('s4', proxied, ['hello']), { identity: 'ptt-agent' }, ctx);
+console.log(JSON.stringify({ interim, entries }));
+""",
+    )
+    assert out["interim"][0]["text"] == "turn on" and out["interim"][0]["final"] is False
+    user, agent, proxied = out["entries"]
+    assert (user["role"], user["text"], user["final"]) == ("user", "turn on the lights", True)
+    assert (agent["role"], agent["text"], agent["final"]) == ("agent", "Lights are on.", True)
+    assert proxied["role"] == "user"
+
+
+def test_percentiles_and_summary(tmp_path: Path) -> None:
+    out = run_module(
+        tmp_path,
+        """
+import { percentile, summarise, newTurn } from 'STATIC/metrics.js';
+const values = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100];
+const turns = [1, 2, 3].map((n) => ({ ...newTurn(n, 0), startRtt: n * 10 }));
+console.log(JSON.stringify({
+  p50: percentile(values, 50), p95: percentile(values, 95), empty: percentile([], 50),
+  one: percentile([7], 95), summary: summarise(turns)[0],
+}));
+""",
+    )
+    assert out["p50"] == 50 and out["p95"] == 100 and out["empty"] is None and out["one"] == 7
+    assert out["summary"] == {
+        "key": "startRtt",
+        "label": "start_turn round trip",
+        "last": 30,
+        "p50": 20,
+        "p95": 30,
+        "n": 3,
+    }
+
+
+def test_controls_decide_disabled_with_reasons(tmp_path: Path) -> None:
+    out = run_module(
+        tmp_path,
+        """
+import { controls } from 'STATIC/controls.js';
+const base = {
+  connection: 'connected', joined: { room: 'r', identity: 'me' }, micReady: true, micError: null,
+  held: false, turnOpen: false, pauseSupported: true, log: [],
+  busy: { connect: false, device: false, pause: false, resume: false, rebuild: false },
+  agent: { identity: 'ptt-agent', state: 'listening', paused: false, turnOwner: null },
+};
+const pick = (s) => {
+  const c = controls(s);
+  return { reason: c.pttReason, control: c.controlReason, ...c.disabled };
+};
+console.log(JSON.stringify({
+  ready: pick(base),
+  disconnected: pick({ ...base, connection: 'disconnected', joined: null, agent: null }),
+  absent: pick({ ...base, agent: null }),
+  paused: pick({ ...base, agent: { ...base.agent, paused: true } }),
+  unsupported: pick({ ...base, pauseSupported: false }),
+  busy: pick({ ...base, agent: { ...base.agent, turnOwner: 'other' } }),
+  held: pick({ ...base, held: true }),
+}));
+""",
+    )
+    assert out["ready"]["ptt"] is False and out["ready"]["reason"] == ""
+    assert out["ready"]["pause"] is False and out["ready"]["resume"] is True
+    assert out["ready"]["cancel"] is True and out["ready"]["connect"] is True
+    assert out["disconnected"]["ptt"] is True and out["disconnected"]["connect"] is False
+    assert out["disconnected"]["rebuild"] is True and out["disconnected"]["room"] is False
+    assert out["absent"]["ptt"] is True and "No agent" in out["absent"]["reason"]
+    assert out["paused"]["ptt"] is True and "paused" in out["paused"]["reason"]
+    assert out["paused"]["resume"] is False and out["paused"]["pause"] is True
+    assert out["unsupported"]["pause"] is True and out["unsupported"]["resume"] is True
+    assert "1400" in out["unsupported"]["control"]
+    assert out["busy"]["ptt"] is False and "other holds the turn" in out["busy"]["reason"]
+    assert out["held"]["cancel"] is False and out["held"]["pause"] is True
+
+
+def test_log_levels_are_normalised(tmp_path: Path) -> None:
+    out = run_module(
+        tmp_path,
+        """
+import { normaliseLevel, appendEntry } from 'STATIC/log.js';
+let log = [];
+for (let i = 0; i < 1005; i += 1) log = appendEntry(log, { level: 'info', message: `m${i}` });
+console.log(JSON.stringify({
+  levels: ['WARNING', 'warn', 'ERROR', 'CRITICAL', 'DEBUG', 'info', undefined].map(normaliseLevel),
+  size: log.length, first: log[0].message, last: log[log.length - 1].message,
+}));
+""",
+    )
+    assert out["levels"] == ["warn", "warn", "error", "error", "info", "info", "info"]
+    assert out["size"] == 1000 and out["first"] == "m5" and out["last"] == "m1004"

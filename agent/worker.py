@@ -19,6 +19,7 @@ from .tts_espeak import EspeakTTS
 
 logger = logging.getLogger("ptt-agent")
 
+ATTR_INSTANCE = "ptt.instance"  # the job id: changes when the agent is rebuilt
 INSTRUCTIONS = "You are a push-to-talk test agent. Acknowledge what the user said."
 
 
@@ -102,7 +103,9 @@ async def entrypoint(ctx: JobContext) -> None:
     register_rpcs(ctx.room, controller)
     forwarder = RoomLogForwarder(publish=link.publish_text, set_attributes=link.set_attributes)
     logging.getLogger().addHandler(forwarder)
-    await link.set_attributes({ATTR_PAUSED: "0", ATTR_TURN_OWNER: "", ATTR_ERRORS: "0"})
+    await link.set_attributes(
+        {ATTR_PAUSED: "0", ATTR_TURN_OWNER: "", ATTR_ERRORS: "0", ATTR_INSTANCE: ctx.job.id}
+    )
 
     @ctx.room.on("participant_disconnected")
     def _on_left(participant: rtc.RemoteParticipant) -> None:

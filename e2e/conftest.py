@@ -31,11 +31,11 @@ CHROMIUM_ARGS = [
     "--use-fake-device-for-media-stream",
 ]
 
-PHRASES = {
-    "lights": "turn on the lights",
-    "door": "open the door",
-    "music": "play some music",
-    "turns": "how many turns",
+PHRASES: dict[str, list[str]] = {
+    "lights": ["turn on the lights"],
+    "door": ["open the door"],
+    "cancel": ["play some music", "close the door"],
+    "turns": ["hello agent", "how many turns"],
 }
 
 

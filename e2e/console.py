@@ -51,12 +51,26 @@ class Console:
         self.page.mouse.up()
         expect(self.el("ptt-button")).to_have_attribute("aria-pressed", "false")
 
-    def speak_turn(self, *, lead: float = 0.3, after: float = 0.4) -> None:
-        """Press `lead` s before the phrase starts, release `after` s after it ends."""
-        self.wait_for_phase(self.clip.speech_start - lead)
+    def speak_turn(self, segment: int = 0, *, lead: float = 0.3, after: float = 0.4) -> None:
+        """Press `lead` s before a phrase starts, release `after` s after it ends.
+
+        `lead` 0 presses at the instant the phrase starts.
+        """
+        seg = self.clip.segments[segment]
+        self.wait_for_phase(seg.start - lead)
         self.press()
-        self.page.wait_for_timeout((lead + self.clip.speech + after) * 1000)
+        self.page.wait_for_timeout((lead + seg.end - seg.start + after) * 1000)
         self.release()
+
+    def cancel_mid_phrase(self, segment: int = 0) -> None:
+        """Press before a phrase, press Esc halfway through it, then let go."""
+        seg = self.clip.segments[segment]
+        self.wait_for_phase(seg.start - 0.3)
+        self.press()
+        self.page.wait_for_timeout((0.3 + (seg.end - seg.start) / 2) * 1000)
+        self.page.keyboard.press("Escape")
+        expect(self.el("ptt-button")).to_have_attribute("aria-pressed", "false")
+        self.page.mouse.up()
 
     # -- transcripts ---------------------------------------------------------------
     def entries(self, role: str, *, final: bool = True) -> Locator:

@@ -13,26 +13,23 @@ RATE = 48000
 
 
 @dataclass(frozen=True)
+class Segment:
+    phrase: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
 class SpeechClip:
-    """A looping WAV: `lead` s of silence, the phrase, then `tail` s of silence."""
+    """A looping WAV: silence, then each phrase followed by a gap, then a tail of silence."""
 
     path: Path
-    phrase: str
-    lead: float
-    speech: float
-    tail: float
+    segments: tuple[Segment, ...]
+    duration: float
 
     @property
-    def duration(self) -> float:
-        return self.lead + self.speech + self.tail
-
-    @property
-    def speech_start(self) -> float:
-        return self.lead
-
-    @property
-    def speech_end(self) -> float:
-        return self.lead + self.speech
+    def phrase(self) -> str:
+        return self.segments[0].phrase
 
 
 def synthesize(phrase: str, *, rate: int = RATE) -> np.ndarray:
@@ -53,16 +50,31 @@ def synthesize(phrase: str, *, rate: int = RATE) -> np.ndarray:
 
 
 def write_clip(
-    folder: Path, name: str, phrase: str, *, lead: float = 1.0, tail: float = 2.0
+    folder: Path,
+    name: str,
+    phrases: str | list[str],
+    *,
+    lead: float = 1.0,
+    gap: float = 1.5,
+    tail: float = 2.0,
 ) -> SpeechClip:
     """Write `<folder>/<name>.wav` (48 kHz mono PCM16) and describe its timeline."""
-    speech = synthesize(phrase)
-    silence = np.zeros(int(lead * RATE), dtype=np.int16)
-    after = np.zeros(int(tail * RATE), dtype=np.int16)
+    phrases = [phrases] if isinstance(phrases, str) else phrases
+    parts = [np.zeros(int(lead * RATE), dtype=np.int16)]
+    segments = []
+    t = lead
+    for i, phrase in enumerate(phrases):
+        speech = synthesize(phrase)
+        segments.append(Segment(phrase, t, t + len(speech) / RATE))
+        parts.append(speech)
+        t += len(speech) / RATE
+        pause = tail if i == len(phrases) - 1 else gap
+        parts.append(np.zeros(int(pause * RATE), dtype=np.int16))
+        t += pause
     path = folder / f"{name}.wav"
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(RATE)
-        w.writeframes(np.concatenate([silence, speech, after]).tobytes())
-    return SpeechClip(path=path, phrase=phrase, lead=lead, speech=len(speech) / RATE, tail=tail)
+        w.writeframes(np.concatenate(parts).tobytes())
+    return SpeechClip(path=path, segments=tuple(segments), duration=t)

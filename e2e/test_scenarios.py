@@ -1,0 +1,140 @@
+"""The PTT bug classes, each as a scenario on the real stack."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import expect
+
+from e2e.conftest import LaunchConsole, Target
+from e2e.participant import Participant
+from e2e.speech import SpeechClip
+
+PAUSED = 4423
+TURN_BUSY = 4409
+
+
+@pytest.fixture
+def second(target: Target, request: pytest.FixtureRequest) -> Iterator[Participant]:
+    p = Participant(target.url, room=room_of(request), identity="qa-second")
+    yield p
+    p.leave()
+
+
+def room_of(request: pytest.FixtureRequest) -> str:
+    return f"e2e-{request.node.name[:40]}".replace("[", "-").replace("]", "")
+
+
+def test_turn_first_word_kept_when_speaking_at_press(
+    launch_console: LaunchConsole, clips: dict[str, SpeechClip], request: pytest.FixtureRequest
+) -> None:
+    console = launch_console(clips["lights"], room=room_of(request))
+    console.expect_agent_state("listening")
+    console.speak_turn(lead=0.0)
+    console.expect_user_final("turn on the lights")
+
+
+def test_cancel_mid_phrase_words_never_reach_next_turn(
+    launch_console: LaunchConsole, clips: dict[str, SpeechClip], request: pytest.FixtureRequest
+) -> None:
+    console = launch_console(clips["cancel"], room=room_of(request))
+    console.expect_agent_state("listening")
+    console.cancel_mid_phrase(0)
+    console.speak_turn(1)
+    console.expect_user_final("close the door")
+    last = console.entries("user").last.inner_text()
+    assert not {"play", "some", "music"} & set(last.lower().split()), last
+    console.expect_agent_reply(1)
+
+
+def test_pause_refuses_talk_and_resume_keeps_context(
+    launch_console: LaunchConsole,
+    clips: dict[str, SpeechClip],
+    second: Participant,
+    request: pytest.FixtureRequest,
+) -> None:
+    console = launch_console(clips["turns"], room=room_of(request))
+    console.expect_agent_state("listening")
+    console.speak_turn(0)
+    console.expect_agent_reply(1)
+
+    console.el("pause-button").click()
+    console.expect_agent_state("paused")
+    expect(console.el("ptt-button")).to_be_disabled()
+    second.join()
+    second.wait_agent_attribute("ptt.paused", "1")
+    code, message = second.rpc("start_turn")
+    assert code == PAUSED, message
+
+    console.el("resume-button").click()
+    console.expect_agent_state("listening")
+    second.wait_agent_attribute("ptt.paused", "0")
+    console.speak_turn(1)
+    console.expect_user_final("how many turns")
+    expect(console.entries("agent").last).to_contain_text("turn two", timeout=15_000)
+
+
+def test_rebuild_gives_a_fresh_agent_with_empty_context(
+    launch_console: LaunchConsole, clips: dict[str, SpeechClip], request: pytest.FixtureRequest
+) -> None:
+    console = launch_console(clips["turns"], room=room_of(request))
+    console.expect_agent_state("listening")
+    console.speak_turn(0)
+    console.expect_agent_reply(1)
+
+    console.el("rebuild-button").click()
+    console.expect_agent_state("absent")
+    console.expect_agent_state("listening")
+    console.speak_turn(1)
+    console.expect_user_final("how many turns")
+    expect(console.entries("agent").last).to_contain_text("turn one", timeout=15_000)
+
+
+def test_second_participant_is_refused_while_the_turn_is_held(
+    launch_console: LaunchConsole,
+    clips: dict[str, SpeechClip],
+    second: Participant,
+    request: pytest.FixtureRequest,
+) -> None:
+    console = launch_console(clips["lights"], room=room_of(request))
+    console.expect_agent_state("listening")
+    second.join()
+    console.press()
+    second.wait_agent_attribute("ptt.turn_owner", "qa-user")
+    code, message = second.rpc("start_turn")
+    assert code == TURN_BUSY, message
+    console.release()
+    second.wait_agent_attribute("ptt.turn_owner", "")
+    code, _ = second.rpc("start_turn")
+    assert code == 0
+    code, _ = second.rpc("cancel_turn")
+    assert code == 0
+
+
+def test_rapid_press_release_leaves_agent_healthy(
+    launch_console: LaunchConsole, clips: dict[str, SpeechClip], request: pytest.FixtureRequest
+) -> None:
+    console = launch_console(clips["door"], room=room_of(request))
+    console.expect_agent_state("listening")
+    button = console.el("ptt-button")
+    button.hover()
+    for _ in range(50):
+        console.page.mouse.down()
+        console.page.mouse.up()
+    expect(button).to_have_attribute("aria-pressed", "false")
+    console.expect_agent_state("listening", timeout=30_000)
+    console.speak_turn()
+    console.expect_user_final("open the door")
+
+
+def test_press_while_agent_speaks_interrupts_it(
+    launch_console: LaunchConsole, clips: dict[str, SpeechClip], request: pytest.FixtureRequest
+) -> None:
+    console = launch_console(clips["turns"], room=room_of(request))
+    console.expect_agent_state("listening")
+    console.speak_turn(0)
+    console.expect_agent_state("speaking")
+    console.press()
+    console.expect_agent_state("listening", timeout=5_000)
+    console.el("cancel-button").click()

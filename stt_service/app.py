@@ -120,6 +120,7 @@ def create_app(settings: Settings, *, spec: EngineSpec | None = None) -> Starlet
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
         pool = DecoderPool(engine_spec, workers=settings.workers)
+        app.state.pool = pool  # for introspection (tests); requests use the lifespan state
         try:
             await pool.start()
             yield {"settings": settings, "pool": pool, "model": model_info(engine_spec)}

@@ -58,6 +58,7 @@ class ServiceThread:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def port(self) -> int:
@@ -89,6 +90,7 @@ class ServiceThread:
         original = server.startup
 
         async def startup(sockets: object = None) -> None:
+            self._loop = asyncio.get_running_loop()
             try:
                 await original(sockets)
             finally:
@@ -101,6 +103,12 @@ class ServiceThread:
             self._error = e
         finally:
             self._ready.set()
+
+    def stream_count(self) -> int:
+        """Recognizers alive in the decoder workers (0 once every stream is gone)."""
+        assert self._server is not None and self._loop is not None
+        pool = self._server.config.app.state.pool
+        return asyncio.run_coroutine_threadsafe(pool.stream_count(), self._loop).result(10)
 
     def __exit__(
         self,

@@ -15,7 +15,7 @@ from livekit import rtc
 
 
 class PrerollBuffer:
-    """Frames received since the last turn boundary, at most `max_duration` seconds."""
+    """Frames received since the last turn boundary, the newest `max_duration` seconds."""
 
     def __init__(self, *, max_duration: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._max_duration = max_duration
@@ -38,11 +38,11 @@ class PrerollBuffer:
         self._boundary = self._clock()
         self._frames.clear()
 
-    def take(self) -> list[rtc.AudioFrame]:
-        """Frames after the last boundary and inside the window, oldest first; empties it."""
-        now = self._clock()
-        self._prune(now)
-        frames = [f for t, f in self._frames if t > self._boundary]
+    def take(self, since: float) -> list[rtc.AudioFrame]:
+        """Frames received after `since` and after the last boundary, oldest first; empties it."""
+        self._prune(self._clock())
+        start = max(since, self._boundary)
+        frames = [f for t, f in self._frames if t > start]
         self._frames.clear()
         return frames
 

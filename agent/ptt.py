@@ -75,6 +75,7 @@ class PttController:
         self._paused = False
         self._turn_count = 0
         self._awaiting_audio: TurnTimings | None = None
+        self._pending_commit: asyncio.Future[str] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         stt.on_turn_ready = self._on_stt_ready
         session.on("agent_state_changed", self._on_agent_state)
@@ -109,13 +110,14 @@ class PttController:
             raise Paused("agent is paused; resume it before talking")
         if self._turn is not None and self._turn.owner != caller:
             raise TurnBusy(f"{self._turn.owner} holds the turn")
-        self._interrupt()
-        self._room.listen_to(caller)
         self._turn_count += 1
         timings = TurnTimings(turn=self._turn_count, owner=caller, pressed_at=t0)
+        self._turn = _Turn(owner=caller, timings=timings)  # claimed before any await
+        await self._settle_commit()
+        self._interrupt()
+        self._room.listen_to(caller)
         timings.strategy = self._stt.strategy
-        self._turn = _Turn(owner=caller, timings=timings)
-        self._stt.open_turn()
+        self._stt.open_turn(requested_at=t0)
         self._session.clear_user_turn()
         timings.rpc_ms["start_turn"] = _ms(time.monotonic() - t0)
         await self._room.set_attributes({ATTR_TURN_OWNER: caller})
@@ -136,6 +138,7 @@ class PttController:
             transcript_timeout=TRANSCRIPT_TIMEOUT, stt_flush_duration=STT_FLUSH_DURATION
         )
         fut.add_done_callback(lambda f: self._on_committed(timings, f))
+        self._pending_commit = fut
         timings.rpc_ms["end_turn"] = _ms(time.monotonic() - t0)
         await self._room.set_attributes({ATTR_TURN_OWNER: ""})
         logger.info("turn committed", extra={"turn": timings.turn, "owner": caller})
@@ -156,6 +159,7 @@ class PttController:
         self._check_running()
         if not self._paused:
             self._paused = True
+            await self._settle_commit()
             self._interrupt()
             if self._turn is not None:
                 turn, self._turn = self._turn, None
@@ -192,6 +196,23 @@ class PttController:
     def _check_running(self) -> None:
         if self._session._activity is None:
             raise NotReady("agent session is not running yet")
+
+    async def _settle_commit(self) -> None:
+        """Let the last committed turn reach the chat context before anything clears it.
+
+        `clear_user_turn()` cancels a pending end-of-turn task, so a press right after a
+        release (or a pause) would silently drop the turn just committed. Waiting is
+        bounded by the transcript timeout; the pre-roll keeps the new turn's first words.
+        """
+        fut, self._pending_commit = self._pending_commit, None
+        if fut is None:
+            return
+        await asyncio.wait({fut}, timeout=TRANSCRIPT_TIMEOUT + 1)
+        # framework internals (livekit-agents 1.8): the end-of-turn task adds the turn
+        recognition = getattr(self._session._activity, "_audio_recognition", None)
+        eou = getattr(recognition, "_end_of_turn_task", None)
+        if eou is not None and not eou.done():
+            await asyncio.wait({eou}, timeout=2.0)
 
     def _take_turn(self, caller: str, action: str) -> _Turn:
         if self._turn is None:

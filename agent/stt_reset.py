@@ -85,6 +85,7 @@ class ResettableSTT(stt.STT):
         inner: stt.STT,
         strategy: ResetStrategy = "prewarm",
         preroll: float = 0.5,
+        keep: float = 5.0,
     ) -> None:
         if not inner.capabilities.streaming:
             raise ValueError("ResettableSTT needs a streaming STT")
@@ -101,8 +102,10 @@ class ResettableSTT(stt.STT):
         )
         self._inner = inner
         self._strategy: ResetStrategy = strategy
-        self._preroll = PrerollBuffer(max_duration=preroll)
+        self._preroll = PrerollBuffer(max_duration=keep)
+        self._preroll_window = preroll
         self._turn_open = False
+        self._turn_pressed_at = 0.0
         self._standby: _Inner | None = None
         self._conn_options = DEFAULT_API_CONNECT_OPTIONS
         self._closing = False
@@ -126,9 +129,14 @@ class ResettableSTT(stt.STT):
     def turn_open(self) -> bool:
         return self._turn_open
 
-    def open_turn(self) -> None:
-        """The next stream (created by the coming reset) carries a turn's audio."""
+    def open_turn(self, *, requested_at: float | None = None) -> None:
+        """The next stream (created by the coming reset) carries a turn's audio.
+
+        Audio received up to the pre-roll window before `requested_at` (when
+        `start_turn` arrived; default now) is replayed into it first.
+        """
         self._turn_open = True
+        self._turn_pressed_at = time.monotonic() if requested_at is None else requested_at
 
     def close_turn(self) -> None:
         """The turn ended or was cancelled: later streams only feed the pre-roll."""
@@ -213,7 +221,8 @@ class TurnStream(stt.RecognizeStream):
         tasks: list[asyncio.Task[None]] = []
         try:
             if self._gate_open:
-                for frame in owner._preroll.take():
+                since = owner._turn_pressed_at - owner._preroll_window
+                for frame in owner._preroll.take(since):
                     inner.stream.push_frame(frame)
                 tasks.append(asyncio.create_task(self._report_ready(inner)))
             tasks.append(asyncio.create_task(self._forward_input(inner.stream)))

@@ -29,6 +29,7 @@ from .protocol import (
     parse_stream_params,
 )
 from .session import Session, recognizer_options
+from .wsprotocol import DenialSafeProtocol
 
 _DENIAL_EXTENSION = "websocket.http.response"
 
@@ -136,6 +137,10 @@ def create_app(settings: Settings, *, spec: EngineSpec | None = None) -> Starlet
 class Server(uvicorn.Server):
     """uvicorn's server, logging one INFO line with the bound address once listening."""
 
+    def __init__(self, config: uvicorn.Config, app: Starlette) -> None:
+        super().__init__(config)
+        self.app = app
+
     @property
     def port(self) -> int:
         """The bound port (useful with port 0)."""
@@ -156,14 +161,15 @@ class Server(uvicorn.Server):
 
 def build_server(settings: Settings, *, spec: EngineSpec | None = None) -> Server:
     """A uvicorn server for the app; frames above twice the limit are refused by uvicorn."""
+    app = create_app(settings, spec=spec)
     config = uvicorn.Config(
-        create_app(settings, spec=spec),
+        app,
         host=settings.host,
         port=settings.port,
-        ws="websockets-sansio",
+        ws=DenialSafeProtocol,
         ws_max_size=2 * settings.max_frame_bytes,
         lifespan="on",
         log_config=None,  # logging is the caller's (see log.configure_logging)
         log_level=None,
     )
-    return Server(config)
+    return Server(config, app)

@@ -8,6 +8,8 @@ Two facts found by measurement shape this module (pocketsphinx 5.1.1, en-us mode
 * A Decoder reused across utterances gives different results for the same audio, so
   every utterance gets a fresh one. With the grammar's words only in the dictionary a
   fresh decoder costs ~20 ms; the free LM costs ~0.5 s and ~80 MB.
+* Grammar decoders skip the lattice pass (``bestpath=False``): the same transcripts on
+  300 espeak-ng utterances, 1.7x faster; word confidences then come from the search.
 """
 
 from __future__ import annotations
@@ -127,7 +129,7 @@ class Engine:
         """A fresh pocketsphinx Decoder with the spec's search active."""
         if self.spec.jsgf is None:
             return Decoder(loglevel="FATAL")
-        decoder = Decoder(lm=None, dict=None, loglevel="FATAL")
+        decoder = Decoder(lm=None, dict=None, bestpath=False, loglevel="FATAL")
         last = len(self.spec.pronunciations) - 1
         for i, (word, phones) in enumerate(self.spec.pronunciations):
             decoder.add_word(word, phones, i == last)

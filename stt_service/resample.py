@@ -78,7 +78,10 @@ class StreamResampler:
             step = self.src_rate // self.dst_rate
             first = int(whole[0]) - self._base - self._half + 1
             windows = np.lib.stride_tricks.sliding_window_view(self._buf, 2 * self._half)
-            out = windows[first : first + step * n.size : step] @ self._table[0]
+            # einsum, not @: BLAS would start threads that thrash in worker processes
+            out = np.einsum(
+                "ij,j->i", windows[first : first + step * n.size : step], self._table[0]
+            )
             return self._advance(end, out)
         taps = np.arange(-self._half + 1, self._half + 1, dtype=np.int64)
         idx = (whole - self._base)[:, None] + taps[None, :]

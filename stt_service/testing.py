@@ -107,7 +107,7 @@ class ServiceThread:
     def stream_count(self) -> int:
         """Recognizers alive in the decoder workers (0 once every stream is gone)."""
         assert self._server is not None and self._loop is not None
-        pool = self._server.config.app.state.pool
+        pool = self._server.app.state.pool
         return asyncio.run_coroutine_threadsafe(pool.stream_count(), self._loop).result(10)
 
     def __exit__(

@@ -208,6 +208,8 @@ class PttController:
         if fut is None:
             return
         await asyncio.wait({fut}, timeout=TRANSCRIPT_TIMEOUT + 1)
+        if fut.done() and not fut.cancelled() and fut.exception() is None and not fut.result():
+            return  # an empty turn: nothing to keep
         # framework internals (livekit-agents 1.8): the end-of-turn task adds the turn
         recognition = getattr(self._session._activity, "_audio_recognition", None)
         eou = getattr(recognition, "_end_of_turn_task", None)

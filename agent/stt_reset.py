@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from livekit import rtc
 from livekit.agents import stt, utils
+from livekit.agents.language import LanguageCode
 from livekit.agents.types import (
     DEFAULT_API_CONNECT_OPTIONS,
     NOT_GIVEN,
@@ -40,6 +41,12 @@ from .preroll import PrerollBuffer
 logger = logging.getLogger("ptt-agent.stt")
 
 ResetStrategy = Literal["prewarm", "reconnect"]
+EMPTY_TURN_GRACE = 0.4  # seconds after a flush before a silent turn is answered as empty
+_SPEECH_EVENTS = (
+    stt.SpeechEventType.START_OF_SPEECH,
+    stt.SpeechEventType.INTERIM_TRANSCRIPT,
+    stt.SpeechEventType.FINAL_TRANSCRIPT,
+)
 STRATEGIES: tuple[ResetStrategy, ...] = ("prewarm", "reconnect")
 
 
@@ -210,6 +217,8 @@ class TurnStream(stt.RecognizeStream):
         super().__init__(stt=stt, conn_options=dataclasses.replace(conn_options, max_retry=0))
         self._owner = stt
         self._gate_open = gate_open
+        self._heard = False  # the STT reported speech or text during this turn
+        self._empty_atask: asyncio.Task[None] | None = None
 
     @property
     def gate_open(self) -> bool:
@@ -228,6 +237,8 @@ class TurnStream(stt.RecognizeStream):
             tasks.append(asyncio.create_task(self._forward_input(inner.stream)))
             await self._forward_events(inner.stream)
         finally:
+            if self._empty_atask is not None:
+                tasks.append(self._empty_atask)
             await utils.aio.cancel_and_wait(*tasks)
             for task in tasks:
                 if not task.cancelled() and (exc := task.exception()) is not None:
@@ -249,8 +260,28 @@ class TurnStream(stt.RecognizeStream):
             elif self._gate_open:
                 inner.flush()
                 self._gate_open = False
+                if not self._heard:
+                    self._empty_atask = asyncio.create_task(self._answer_empty_turn())
         inner.end_input()
 
     async def _forward_events(self, inner: stt.RecognizeStream) -> None:
         async for ev in inner:
+            if ev.type in _SPEECH_EVENTS and (
+                ev.type == stt.SpeechEventType.START_OF_SPEECH
+                or (ev.alternatives and ev.alternatives[0].text)
+            ):
+                self._heard = True
             self._event_ch.send_nowait(ev)
+
+    async def _answer_empty_turn(self) -> None:
+        """A turn with no speech: many STTs (Deepgram) send no final for it, so the
+        session would wait its whole transcript timeout. Answer "" after a grace period
+        unless the STT reports speech meanwhile."""
+        await asyncio.sleep(EMPTY_TURN_GRACE)
+        if not self._heard:
+            self._event_ch.send_nowait(
+                stt.SpeechEvent(
+                    type=stt.SpeechEventType.FINAL_TRANSCRIPT,
+                    alternatives=[stt.SpeechData(language=LanguageCode("en"), text="")],
+                )
+            )

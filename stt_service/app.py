@@ -83,7 +83,6 @@ async def listen(websocket: WebSocket) -> None:
     session = Session(
         websocket,
         settings=settings,
-        pool=pool,
         params=params,
         request_id=request_id,
         model=websocket.state.model,

@@ -66,6 +66,7 @@ class Recognizer:
         self._speech_frames = 0  # length of the utterance up to its last speech frame
         self._utterance_start = 0.0
         self._partial: PartialDecoder | None = None
+        self._partial_pending: list[np.ndarray] = []  # frames not yet fed to it
         self._since_interim_ms = 0
         self._last_interim = ""
         self._segment_start = 0.0  # end of the audio covered by the last final result
@@ -93,7 +94,12 @@ class Recognizer:
         events: list[Event] = []
         for frame in audio[:whole].reshape(-1, FRAME_SAMPLES):
             self._on_frame(frame, events)
+        self._feed_partial()
         return events
+
+    def discard(self) -> None:
+        """Free decoding resources of an abandoned stream."""
+        self._close_partial()
 
     def finalize(self) -> list[Event]:
         """Client sent Finalize: a final result for everything so far, then start afresh."""
@@ -137,7 +143,7 @@ class Recognizer:
             if self._segmenter.silence_ms == 0:
                 self._speech_frames = len(self._utterance)
             if self._partial is not None and self._segmenter.silence_ms <= _TAIL_FRAMES * FRAME_MS:
-                self._partial.feed(frame)
+                self._partial_pending.append(frame)
             if signal is Signal.ENDPOINT:
                 events.append(
                     self._finish(speech_final=self._speech_final_on_endpoint, from_finalize=False)
@@ -159,8 +165,18 @@ class Recognizer:
         self._preroll.clear()
         if self._opts.interim_results:
             self._partial = self._engine.open_partial(offset=self._utterance_start)
-            if frames:
-                self._partial.feed(np.concatenate(frames))
+            self._partial_pending = list(frames)
+
+    def _feed_partial(self) -> None:
+        if self._partial is not None and self._partial_pending:
+            self._partial.feed(np.concatenate(self._partial_pending))
+        self._partial_pending = []
+
+    def _close_partial(self) -> None:
+        if self._partial is not None:
+            self._partial.close()
+            self._partial = None
+        self._partial_pending = []
 
     def _maybe_interim(self, events: list[Event]) -> None:
         if self._partial is None:
@@ -171,6 +187,7 @@ class Recognizer:
         if self._segmenter.silence_ms > _TAIL_FRAMES * FRAME_MS:
             return  # nothing new is being said
         self._since_interim_ms = 0
+        self._feed_partial()
         hyp = self._partial.hypothesis()
         if not hyp.text or hyp.text == self._last_interim:
             return
@@ -196,7 +213,7 @@ class Recognizer:
         audio = np.concatenate(frames) if frames else np.zeros(0, np.int16)
         hyp = self._engine.decode(audio, offset=self._utterance_start)
         self._utterance = None
-        self._partial = None
+        self._close_partial()
         if hyp.words:
             self._last_word_end = hyp.words[-1].end
         event = TranscriptEvent(

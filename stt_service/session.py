@@ -1,10 +1,18 @@
-"""One ``/v1/listen`` websocket stream: receive audio and control, send Deepgram messages."""
+"""One ``/v1/listen`` websocket stream: receive audio and control, send Deepgram messages.
+
+Two halves: this task reads the socket (idle timeout, size limit, control parsing) and
+queues work; ``_process_atask`` feeds the work to the stream's recognizer and sends the
+results. Audio that arrives while a decode call is in flight is sent with the next call
+in one piece, so a busy service makes fewer, larger calls instead of falling behind.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
+from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +21,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from .config import Settings
 from .events import Event, SpeechStartedEvent, TranscriptEvent, UtteranceEndEvent
 from .log import logger
-from .pool import DecoderPool, PoolError, StreamHandle
+from .pool import PoolError, StreamHandle
 from .protocol import (
     CLOSE_NORMAL,
     CLOSE_SERVER_ERROR,
@@ -47,6 +55,10 @@ def recognizer_options(params: StreamParams, settings: Settings) -> RecognizerOp
     )
 
 
+_BACKLOG_SECONDS = 5.0  # audio queued for decoding before the reader stops reading
+_CLOSE_REQUESTED = "close requested"
+
+
 def idle_reason(timeout: float) -> str:
     """Close reason of an idle stream, after Deepgram's NET-0001."""
     return f"NET-0001: no audio data or text message received within the {timeout:g} s timeout"
@@ -65,14 +77,12 @@ class Session:
         websocket: WebSocket,
         *,
         settings: Settings,
-        pool: DecoderPool,
         params: StreamParams,
         request_id: str,
         model: ModelInfo,
     ) -> None:
         self._ws = websocket
         self._settings = settings
-        self._pool = pool
         self._params = params
         self._request_id = request_id
         self._model = model
@@ -80,6 +90,13 @@ class Session:
         self._sha256 = hashlib.sha256()
         self._audio_bytes = 0
         self._log_extra: dict[str, Any] = {"request_id": request_id}
+        self._inbox: deque[bytes | Control] = deque()
+        self._inbox_bytes = 0
+        self._backlog_limit = int(_BACKLOG_SECONDS * params.sample_rate * 2)
+        self._work = asyncio.Event()  # set when the inbox has items
+        self._room = asyncio.Event()  # set when the backlog is under its limit
+        self._room.set()
+        self._process_atask: asyncio.Task[str] | None = None
 
     async def run(self, handle: StreamHandle) -> None:
         """Accept, serve, and always free the stream's recognizer."""
@@ -94,34 +111,48 @@ class Session:
                     "endpointing": self._params.endpointing_ms,
                 },
             )
-            outcome = await self._serve(handle)
+            self._process_atask = asyncio.create_task(self._process(handle))
+            outcome = await self._read()
+            if outcome == _CLOSE_REQUESTED or self._process_atask.done():
+                outcome = await self._process_atask
         except WebSocketDisconnect:
             outcome = "client disconnected"
-        except PoolError as e:
-            outcome = f"decoder unavailable: {e}"
-            await self._close(CLOSE_SERVER_ERROR, "internal error: decoder unavailable")
         finally:
+            await self.aclose()
             handle.release()
         logger.info(
             "stream closed",
-            extra={
-                **self._log_extra,
-                "outcome": outcome,
-                "audio_seconds": round(self._audio_seconds, 3),
-            },
+            extra={**self._log_extra, "outcome": outcome, "audio_seconds": self._audio_seconds},
         )
+
+    async def aclose(self) -> None:
+        """Stop processing (a no-op once the processing task has finished)."""
+        task = self._process_atask
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait([task])  # unlike `await task`, keeps our own cancellation
+            if not task.cancelled() and task.exception() is not None:
+                logger.warning(
+                    "stream processing failed", exc_info=task.exception(), extra=self._log_extra
+                )
 
     @property
     def _audio_seconds(self) -> float:
-        return self._audio_bytes / 2 / self._params.sample_rate
+        return round(self._audio_bytes / 2 / self._params.sample_rate, 3)
 
-    async def _serve(self, handle: StreamHandle) -> str:
-        """The receive loop; returns how the stream ended."""
+    async def _read(self) -> str:
+        """Receive until CloseStream or the end of the connection; return how it ended."""
         loop = asyncio.get_running_loop()
         timeout = self._settings.idle_timeout
         limit = self._settings.max_frame_bytes
         deadline = loop.time() + timeout
+        assert self._process_atask is not None
         while True:
+            if not self._room.is_set():  # decoding is behind: stop reading for a while
+                await self._room.wait()
+                deadline = loop.time() + timeout
+            if self._process_atask.done():
+                return "processing ended"
             try:
                 async with asyncio.timeout_at(deadline):
                     message = await self._ws.receive()
@@ -141,32 +172,74 @@ class Session:
                     deadline = loop.time() + timeout
                     self._sha256.update(data)
                     self._audio_bytes += len(data)
-                    await self._send_events(await handle.push(data))
+                    self._enqueue(data)
                 continue
             try:
                 control = parse_control(text or "")
             except ControlError as e:
-                logger.info(
-                    "malformed control message", extra={**self._log_extra, "variant": e.variant}
-                )
+                extra = {**self._log_extra, "variant": e.variant}
+                logger.info("malformed control message", extra=extra)
                 await self._send(error_message(e.variant, e.description))
                 continue
             deadline = loop.time() + timeout
             logger.debug("control message", extra={**self._log_extra, "control": control.value})
-            if control is Control.FINALIZE:
-                await self._send_events(await handle.finalize())
-            elif control is Control.CLOSE_STREAM:
-                events, _ = await handle.close()
-                await self._send_events(events)
-                await self._send(self._metadata())
-                await self._close(CLOSE_NORMAL, "")
-                return "closed by client"
+            if control is not Control.KEEP_ALIVE:
+                self._enqueue(control)
+            if control is Control.CLOSE_STREAM:
+                return _CLOSE_REQUESTED
+
+    def _enqueue(self, item: bytes | Control) -> None:
+        self._inbox.append(item)
+        if isinstance(item, bytes):
+            self._inbox_bytes += len(item)
+            if self._inbox_bytes > self._backlog_limit:
+                self._room.clear()
+        self._work.set()
+
+    def _dequeue(self) -> bytes | Control:
+        item = self._inbox.popleft()
+        if isinstance(item, bytes):
+            # merge the audio queued behind it into one decode call
+            parts = [item]
+            while self._inbox and isinstance(self._inbox[0], bytes):
+                parts.append(self._inbox.popleft())  # type: ignore[arg-type]
+            item = b"".join(parts)
+            self._inbox_bytes -= len(item)
+            if self._inbox_bytes <= self._backlog_limit:
+                self._room.set()
+        if not self._inbox:
+            self._work.clear()
+        return item
+
+    async def _process(self, handle: StreamHandle) -> str:
+        """Decode queued audio and controls in order; return how the stream ended."""
+        try:
+            while True:
+                await self._work.wait()
+                item = self._dequeue()
+                if isinstance(item, bytes):
+                    await self._send_events(await handle.push(item))
+                elif item is Control.FINALIZE:
+                    await self._send_events(await handle.finalize())
+                elif item is Control.CLOSE_STREAM:
+                    events, _ = await handle.close()
+                    await self._send_events(events)
+                    await self._send(self._metadata())
+                    await self._close(CLOSE_NORMAL, "")
+                    return "closed by client"
+        except PoolError as e:
+            await self._close(CLOSE_SERVER_ERROR, "internal error: decoder unavailable")
+            return f"decoder unavailable: {e}"
+        except WebSocketDisconnect:
+            return "client disconnected"
+        finally:
+            self._room.set()  # never leave the reader waiting for room
 
     def _metadata(self) -> dict[str, Any]:
         return metadata_message(
             request_id=self._request_id,
             created=self._created,
-            duration=self._audio_seconds,
+            duration=self._audio_bytes / 2 / self._params.sample_rate,
             sha256=self._sha256.hexdigest(),
             model=self._model,
         )
@@ -188,7 +261,5 @@ class Session:
 
     async def _close(self, code: int, reason: str) -> None:
         logger.info("closing stream", extra={**self._log_extra, "code": code, "reason": reason})
-        try:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
             await self._ws.close(code=code, reason=reason)
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            pass  # the client is already gone

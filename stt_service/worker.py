@@ -54,7 +54,9 @@ def close_stream(stream_id: str) -> tuple[list[Event], float]:
 
 def drop(stream_id: str) -> None:
     """Free a stream's recognizer, whatever state it is in (idempotent)."""
-    _streams.pop(stream_id, None)
+    recognizer = _streams.pop(stream_id, None)
+    if recognizer is not None:
+        recognizer.discard()
 
 
 def stream_count() -> int:

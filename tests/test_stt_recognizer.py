@@ -203,3 +203,20 @@ def test_stt_free_vocabulary_decodes_something(speech: Speech) -> None:
     rec = Recognizer(engine, RecognizerOptions(sample_rate=16000))
     [final] = finals(feed(rec, np.concatenate([speech("open the door"), silence(0.5)])))
     assert "door" in final.text.split()  # the general LM is rough on espeak; words, not WER
+
+
+def test_stt_recycled_decoders_equal_new_ones(engine: Engine, speech: Speech) -> None:
+    """Decoders are reused with reinit_feat(): results must be those of new decoders."""
+    phrases = PHRASES[:6]
+    fresh = [Engine(engine.spec).decode(speech(p), offset=0.0) for p in phrases]
+    recycling = Engine(engine.spec)
+    got = []
+    for phrase in phrases:
+        partial = recycling.open_partial(offset=0.0)  # streaming use in between
+        partial.feed(speech(PHRASES[-1]))
+        assert partial.hypothesis().text
+        partial.close()
+        got.append(recycling.decode(speech(phrase), offset=0.0))
+    assert got == fresh  # words, times and confidences, exactly
+    assert [h.text for h in got] == list(phrases)
+    assert len(recycling._idle) == 1  # one decoder served every utterance

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 
 from .config import VOCABULARIES, ConfigError, Settings
 from .engine import EngineError, build_spec
@@ -58,9 +61,37 @@ def main(argv: list[str] | None = None) -> int:
     from .app import build_server  # after logging is set up
 
     logger.debug("configuration", extra={"vocabulary": spec.name, "workers": settings.workers})
+    if not _is_loopback(settings.host) and not settings.api_key:
+        logger.warning(
+            "listening beyond this machine without an API key: set STT_API_KEY",
+            extra={"host": settings.host},
+        )
     server = build_server(settings, spec=spec)
-    server.run()
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal; with
+    # this handler in place that ends in a normal exit (finalizers run, exit code 0).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _stopped)
+    try:
+        server.run()
+    except _Stopped:
+        pass
     return 0 if server.started else 1
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+class _Stopped(Exception):
+    """Raised by the re-raised stop signal once the server has shut down."""
+
+
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    logger.info("STT service stopped", extra={"signal": signal.Signals(signum).name})
+    raise _Stopped
 
 
 if __name__ == "__main__":

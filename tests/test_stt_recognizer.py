@@ -220,3 +220,13 @@ def test_stt_recycled_decoders_equal_new_ones(engine: Engine, speech: Speech) ->
     assert got == fresh  # words, times and confidences, exactly
     assert [h.text for h in got] == list(phrases)
     assert len(recycling._idle) == 1  # one decoder served every utterance
+
+
+def test_stt_recognizer_caps_utterance_length(engine: Engine, speech: Speech) -> None:
+    options = RecognizerOptions(sample_rate=16000, endpointing_ms=None, max_utterance_ms=1000)
+    rec = Recognizer(engine, options)
+    events = feed(rec, trimmed(speech("one two three four five what time is it")))
+    capped = finals(events)
+    assert len(capped) >= 2  # ~2.5 s of speech in segments of at most 1 s
+    assert all(not e.speech_final and e.duration <= 1.3 for e in capped)
+    assert capped[1].start == pytest.approx(capped[0].start + capped[0].duration)

@@ -132,7 +132,7 @@ class Session:
             task.cancel()
             await asyncio.wait([task])  # unlike `await task`, keeps our own cancellation
             if not task.cancelled() and task.exception() is not None:
-                logger.warning(
+                logger.error(  # a bug: processing handles the expected failures itself
                     "stream processing failed", exc_info=task.exception(), extra=self._log_extra
                 )
 

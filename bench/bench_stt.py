@@ -129,7 +129,7 @@ async def stream_session(
 ) -> list[tuple[bool, float]]:
     loop = asyncio.get_running_loop()
     out = []
-    async with connect(url, proxy=None, open_timeout=60, max_queue=None) as ws:
+    async with connect(url, proxy=None, open_timeout=60, max_queue=None, compression=None) as ws:
         start = loop.time() + offset
         for phrase, pcm in items:
             right, latency = await paced_utterance(ws, pcm, phrase, start)
@@ -141,7 +141,9 @@ async def stream_session(
     return out
 
 
-async def run_streams(url: str, speech: dict[str, np.ndarray], n: int, turns: int) -> dict[str, Any]:
+async def run_streams(
+    url: str, speech: dict[str, np.ndarray], n: int, turns: int
+) -> dict[str, Any]:
     phrases = list(speech)
     rng = np.random.default_rng(n)
     jobs = []
@@ -163,7 +165,9 @@ async def run_streams(url: str, speech: dict[str, np.ndarray], n: int, turns: in
     }
 
 
-async def memory_per_stream(url: str, speech: dict[str, np.ndarray], proc: psutil.Process) -> dict[str, float]:
+async def memory_per_stream(
+    url: str, speech: dict[str, np.ndarray], proc: psutil.Process
+) -> dict[str, float]:
     """Open 20 streams mid-utterance (partial decoders alive) and compare RSS."""
     n = 20
     baseline = rss_mb(proc)
@@ -174,14 +178,18 @@ async def memory_per_stream(url: str, speech: dict[str, np.ndarray], proc: psuti
         for ws in conns:
             for i in range(0, len(half), FRAME * 2):
                 await ws.send(half[i : i + FRAME * 2])
-        for ws in conns:  # a Finalize round trip proves the audio was processed
-            await ws.send(json.dumps({"type": "KeepAlive"}))
-        await asyncio.sleep(1.0)
+        for ws in conns:  # an interim result: the audio was decoded, a decoder is held
+            while json.loads(await ws.recv())["type"] != "Results":
+                pass
         loaded = rss_mb(proc)
     finally:
         for ws in conns:
             await ws.close()
-    return {"baseline_mb": baseline, "with_streams_mb": loaded, "per_stream_mb": (loaded - baseline) / n}
+    return {
+        "baseline_mb": baseline,
+        "with_streams_mb": loaded,
+        "per_stream_mb": (loaded - baseline) / n,
+    }
 
 
 async def bench(port: int, proc: psutil.Process, speech: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -194,7 +202,7 @@ async def bench(port: int, proc: psutil.Process, speech: dict[str, np.ndarray]) 
     report["memory"] = await memory_per_stream(url, speech, proc)
     report["concurrency"] = []
     best = 0
-    for n in (8, 12, 16, 20, 24, 32, 40, 48, 64):
+    for n in (4, 8, 12, 16, 20, 24, 28, 32, 40, 48, 64):
         print(f"{n} concurrent real-time streams ...", flush=True)
         cpu_before = cpu_seconds(proc)
         wall = time.monotonic()
@@ -217,23 +225,35 @@ def print_table(report: dict[str, Any]) -> None:
     lat = report["finalize_latency"]
     mem = report["memory"]
     print()
-    print(f"STT service benchmark ({report['machine']['cpus']} CPUs, {RATE} Hz, 20 ms frames)")
+    load = ", ".join(f"{x:.1f}" for x in report["machine"]["load_avg_before"])
+    print(
+        f"STT service benchmark ({report['machine']['cpus']} CPUs, {RATE} Hz, 20 ms frames, "
+        f"load average before: {load})"
+    )
     print(f"  real-time factor, one stream, interims on : {rtf['interim']:.3f}")
     print(f"  real-time factor, one stream, finals only : {rtf['final_only']:.3f}")
-    print(f"  Finalize -> final, p50 / p95              : {lat['p50_s'] * 1000:.0f} ms / "
-          f"{lat['p95_s'] * 1000:.0f} ms ({lat['correct']}/{lat['utterances']} right)")
-    print(f"  memory per open stream (RSS delta)        : {mem['per_stream_mb']:.1f} MB "
-          f"(service {mem['baseline_mb']:.0f} MB idle)")
+    print(
+        f"  Finalize -> final, p50 / p95              : {lat['p50_s'] * 1000:.0f} ms / "
+        f"{lat['p95_s'] * 1000:.0f} ms ({lat['correct']}/{lat['utterances']} right)"
+    )
+    print(
+        f"  memory per open stream (RSS delta)        : {mem['per_stream_mb']:.1f} MB "
+        f"(service {mem['baseline_mb']:.0f} MB idle)"
+    )
     print(f"  concurrent real-time streams kept up      : {report['max_realtime_streams']}")
     print("   streams  right    p50 ms   p95 ms   max ms  keeps up  CPU server  CPU workers")
     for t in report["concurrency"]:
-        print(f"   {t['streams']:7d}  {t['correct']:3d}/{t['utterances']:<3d} {t['p50_s'] * 1000:7.0f}"
-              f"  {t['p95_s'] * 1000:7.0f}  {t['max_s'] * 1000:7.0f}  {t['keeps_up']!s:8}"
-              f"  {t['cpu_share_server']:10.2f}  {t['cpu_share_workers']:11.2f}")
+        print(
+            f"   {t['streams']:7d}  {t['correct']:3d}/{t['utterances']:<3d}"
+            f" {t['p50_s'] * 1000:7.0f}  {t['p95_s'] * 1000:7.0f}  {t['max_s'] * 1000:7.0f}"
+            f"  {t['keeps_up']!s:8}"
+            f"  {t['cpu_share_server']:10.2f}  {t['cpu_share_workers']:11.2f}"
+        )
 
 
 def main() -> None:
     started = time.monotonic()
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         speech = {p: synthesize(p, Path(tmp), sample_rate=RATE) for p in PHRASES}
     speech = {p: pcm[: int(np.nonzero(np.abs(pcm) > 100)[0][-1]) + 1] for p, pcm in speech.items()}
@@ -246,8 +266,12 @@ def main() -> None:
     finally:
         service.terminate()
         service.wait(timeout=30)
-    report["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
-                         "load_avg": os.getloadavg()}
+    report["machine"] = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_avg_before": load_before,
+        "load_avg_after": os.getloadavg(),
+    }
     report["workers"] = os.cpu_count()
     report["runtime_s"] = round(time.monotonic() - started, 1)
     OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -167,6 +167,7 @@ def build_server(settings: Settings, *, spec: EngineSpec | None = None) -> Serve
         port=settings.port,
         ws=DenialSafeProtocol,
         ws_max_size=2 * settings.max_frame_bytes,
+        ws_per_message_deflate=False,  # PCM barely compresses; inflating it cost CPU
         lifespan="on",
         log_config=None,  # logging is the caller's (see log.configure_logging)
         log_level=None,

@@ -235,9 +235,10 @@ class PttController:
         fut = self._session.interrupt(force=True)
         fut.add_done_callback(_retrieve)
 
-    def _on_stt_ready(self, at: float) -> None:
+    def _on_stt_ready(self, at: float, preroll: float) -> None:
         if self._turn is not None and self._turn.timings.stt_ready_at is None:
             self._turn.timings.stt_ready_at = at
+            self._turn.timings.preroll_ms = round(preroll * 1000, 1)
 
     def _on_committed(self, timings: TurnTimings, fut: asyncio.Future[str]) -> None:
         if fut.cancelled():
@@ -247,6 +248,7 @@ class PttController:
             return
         timings.final_at = time.monotonic()
         timings.transcript = fut.result()
+        logger.info("turn transcript", extra=timings.to_dict())
         if timings.transcript.strip():
             self._awaiting_audio = timings
         self._spawn(self._room.publish(TOPIC_METRICS, timings.to_dict()))

@@ -58,6 +58,33 @@ async def close_stream(stream: stt.RecognizeStream) -> None:
         logger.debug("closed STT stream had failed", extra={"error": repr(exc)})
 
 
+def _answer_empty_finalize(stream: stt.RecognizeStream) -> None:
+    """Deepgram answers Finalize with an empty final when its endpointing already
+    finalized everything; the plugin drops empty results, so a manual commit would wait
+    its whole transcript timeout. Turn that answer into an empty FINAL_TRANSCRIPT,
+    in order with the stream's other events."""
+    process = getattr(stream, "_process_stream_event", None)
+    if not callable(process):
+        return  # another plugin: TurnStream's grace timer covers silent finals
+
+    def _on_message(data: dict[str, Any]) -> None:
+        process(data)
+        if data.get("type") != "Results" or not data.get("from_finalize"):
+            return
+        alternatives = data.get("channel", {}).get("alternatives") or [{}]
+        if not str(alternatives[0].get("transcript", "")).strip():
+            stream._event_ch.send_nowait(_empty_final())
+
+    stream._process_stream_event = _on_message  # type: ignore[attr-defined]
+
+
+def _empty_final() -> stt.SpeechEvent:
+    return stt.SpeechEvent(
+        type=stt.SpeechEventType.FINAL_TRANSCRIPT,
+        alternatives=[stt.SpeechData(language=LanguageCode("en"), text="")],
+    )
+
+
 class _Inner:
     """One stream of the wrapped STT and the moment its connection was acquired."""
 
@@ -77,6 +104,7 @@ class _Inner:
             report(acquire_time, connection_reused)
 
         stream._report_connection_acquired = _on_acquired  # type: ignore[method-assign]
+        _answer_empty_finalize(stream)
 
     @property
     def alive(self) -> bool:
@@ -117,8 +145,9 @@ class ResettableSTT(stt.STT):
         self._conn_options = DEFAULT_API_CONNECT_OPTIONS
         self._closing = False
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.on_turn_ready: Callable[[float], None] | None = None
-        """Called with the monotonic time a turn's stream could first send audio."""
+        self.on_turn_ready: Callable[[float, float], None] | None = None
+        """Called with the monotonic time a turn's stream could first send audio and the
+        seconds of pre-roll audio replayed into it."""
 
     @property
     def model(self) -> str:
@@ -201,9 +230,9 @@ class ResettableSTT(stt.STT):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _turn_ready(self, at: float) -> None:
+    def _turn_ready(self, at: float, preroll: float) -> None:
         if self.on_turn_ready is not None:
-            self.on_turn_ready(at)
+            self.on_turn_ready(at, preroll)
 
 
 class TurnStream(stt.RecognizeStream):
@@ -218,6 +247,7 @@ class TurnStream(stt.RecognizeStream):
         self._owner = stt
         self._gate_open = gate_open
         self._heard = False  # the STT reported speech or text during this turn
+        self.preroll_seconds = 0.0
         self._empty_atask: asyncio.Task[None] | None = None
 
     @property
@@ -231,8 +261,10 @@ class TurnStream(stt.RecognizeStream):
         try:
             if self._gate_open:
                 since = owner._turn_pressed_at - owner._preroll_window
-                for frame in owner._preroll.take(since):
+                preroll = owner._preroll.take(since)
+                for frame in preroll:
                     inner.stream.push_frame(frame)
+                self.preroll_seconds = sum(f.duration for f in preroll)
                 tasks.append(asyncio.create_task(self._report_ready(inner)))
             tasks.append(asyncio.create_task(self._forward_input(inner.stream)))
             await self._forward_events(inner.stream)
@@ -248,7 +280,7 @@ class TurnStream(stt.RecognizeStream):
     async def _report_ready(self, inner: _Inner) -> None:
         await inner.connected.wait()
         assert inner.connected_at is not None
-        self._owner._turn_ready(max(inner.connected_at, inner.created_at))
+        self._owner._turn_ready(max(inner.connected_at, inner.created_at), self.preroll_seconds)
 
     async def _forward_input(self, inner: stt.RecognizeStream) -> None:
         async for item in self._input_ch:
@@ -279,9 +311,4 @@ class TurnStream(stt.RecognizeStream):
         unless the STT reports speech meanwhile."""
         await asyncio.sleep(EMPTY_TURN_GRACE)
         if not self._heard:
-            self._event_ch.send_nowait(
-                stt.SpeechEvent(
-                    type=stt.SpeechEventType.FINAL_TRANSCRIPT,
-                    alternatives=[stt.SpeechData(language=LanguageCode("en"), text="")],
-                )
-            )
+            self._event_ch.send_nowait(_empty_final())

@@ -26,6 +26,7 @@ class TurnTimings:
     first_audio_at: float | None = None
     transcript: str = ""
     cancelled: bool = False
+    preroll_ms: float = 0.0
     rpc_ms: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -38,5 +39,6 @@ class TurnTimings:
             "press_to_stt_ready_ms": _ms(self.pressed_at, self.stt_ready_at),
             "release_to_final_ms": _ms(self.released_at, self.final_at),
             "release_to_first_audio_ms": _ms(self.released_at, self.first_audio_at),
+            "preroll_ms": self.preroll_ms,
             "rpc_ms": dict(self.rpc_ms),
         }

@@ -11,6 +11,7 @@ from livekit.agents import Agent, AgentServer, AgentSession, JobContext, JobRequ
 from livekit.plugins import deepgram
 
 from . import config as agent_config
+from .lifecycle import Lifecycle
 from .log_forward import ATTR_ERRORS, RoomLogForwarder
 from .ptt import ATTR_PAUSED, ATTR_TURN_OWNER, PttController, as_rpc_error
 from .responder import Responder
@@ -116,7 +117,10 @@ async def entrypoint(ctx: JobContext) -> None:
         if participant.identity == link.listening_to and controller.turn_owner is None:
             stt.mark_boundary()
 
+    lifecycle = Lifecycle(ctx.room, ctx.shutdown)
+
     async def _shutdown(reason: str = "") -> None:
+        lifecycle.close()
         logging.getLogger().removeHandler(forwarder)
         await forwarder.aclose()
         await controller.aclose()

@@ -36,6 +36,7 @@ PHRASES: dict[str, list[str]] = {
     "door": ["open the door"],
     "cancel": ["play some music", "close the door"],
     "turns": ["hello agent", "how many turns"],
+    "first": ["hello agent", "turn on the lights"],
 }
 
 
@@ -60,7 +61,7 @@ def target(
     if deployment:
         yield Target(url=str(deployment).rstrip("/"), stack=None)
         return
-    log_dir = Path(pytestconfig.rootpath) / "test-results" / "stack-logs"
+    log_dir = Path(pytestconfig.rootpath) / "test-artifacts" / "stack-logs"
     shutil.rmtree(log_dir, ignore_errors=True)
     stack = Stack(StackConfig.ephemeral(log_dir), echo=None)
     stack.start()
@@ -129,7 +130,7 @@ def launch_console(
 
     yield launch
     failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
-    out = Path(request.config.rootpath) / "test-results" / request.node.name
+    out = Path(request.config.rootpath) / "test-artifacts" / request.node.name
     for i, page in enumerate(pages):
         if failed:
             out.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,9 @@ from playwright.sync_api import Locator, Page, expect
 from e2e.speech import SpeechClip
 
 TURN_TIMEOUT = 15_000
+QUIET_MS = 250  # silence that ends a burst: longer than any pause inside a phrase
+# the meter's peak window (~43 ms) keeps the level up after the sound stops
+METER_TAIL_MS = -40
 
 
 class Console:
@@ -29,17 +32,55 @@ class Console:
         expect(self.el("agent-state")).to_have_text(state, timeout=timeout)
 
     # -- the microphone loop ---------------------------------------------------
-    def loop_phase(self) -> float:
-        """Where the looping fake-mic file is now, in seconds from its start."""
-        started = self.el("mic-level").get_attribute("data-capture-started")
-        assert started, "the page did not report when microphone capture started"
-        now = float(self.page.evaluate("performance.now()"))
-        return ((now - float(started)) / 1000.0) % self.clip.duration
+    # Chromium's fake microphone loops its file with jitter of a few hundred ms per loop,
+    # so turns are timed from what the page hears: it meters the microphone even while
+    # muted, and a tracker in the page records each burst of sound. The burst after the
+    # longest silence is the clip's first phrase; the rest follow in order.
 
-    def wait_for_phase(self, phase: float) -> None:
-        """Real-time wait until the fake-mic loop reaches `phase` (audio sync, not polling)."""
-        delay = (phase - self.loop_phase()) % self.clip.duration
-        self.page.wait_for_timeout(delay * 1000)
+    def _track_bursts(self) -> None:
+        self.page.evaluate(
+            """([quietMs, firstQuietMs, phrases]) => {
+                if (window.__pttBursts) return;
+                const meter = document.querySelector('[data-testid="mic-level"]');
+                const bursts = (window.__pttBursts = []);
+                let loud = null, quietSince = performance.now(), current = null, seg = -1;
+                setInterval(() => {
+                    const now = performance.now();
+                    if (Number(meter.value) >= 0.02) {
+                        if (current === null) {
+                            const quiet = now - quietSince;
+                            seg = quiet > firstQuietMs ? 0 : seg < 0 ? -1 : (seg + 1) % phrases;
+                            current = { seg, start: now, end: null };
+                            bursts.push(current);
+                        }
+                        loud = now;
+                    } else if (current !== null && now - loud >= quietMs) {
+                        current.end = loud;
+                        current = null;
+                        quietSince = loud;
+                    }
+                }, 5);
+            }""",
+            [QUIET_MS, (self.clip.longest_gap + 0.3) * 1000, len(self.clip.segments)],
+        )
+
+    def _wait_burst(self, seg: int, *, after: float, edge: str) -> float:
+        """Page time (ms) of the `edge` ("start"/"end") of phrase `seg` later than `after`."""
+        self._track_bursts()
+        handle = self.page.wait_for_function(
+            """([seg, after, edge]) => {
+                const b = window.__pttBursts.find(
+                    (b) => b.seg === seg && b[edge] !== null && b[edge] > after);
+                return b ? b[edge] : false;
+            }""",
+            arg=[seg, after, edge],
+            polling=5,
+            timeout=(self.clip.duration * 3 + 5) * 1000,
+        )
+        return float(handle.json_value())
+
+    def _now(self) -> float:
+        return float(self.page.evaluate("performance.now()"))
 
     # -- talking -----------------------------------------------------------------
     def press(self) -> None:
@@ -51,23 +92,30 @@ class Console:
         self.page.mouse.up()
         expect(self.el("ptt-button")).to_have_attribute("aria-pressed", "false")
 
-    def speak_turn(self, segment: int = 0, *, lead: float = 0.3, after: float = 0.4) -> None:
-        """Press `lead` s before a phrase starts, release `after` s after it ends.
-
-        `lead` 0 presses at the instant the phrase starts.
-        """
-        seg = self.clip.segments[segment]
-        self.wait_for_phase(seg.start - lead)
+    def speak_turn(self, segment: int = 0, *, at_onset: bool = False, after: float = 0.3) -> None:
+        """One turn around phrase `segment`: press in the silence before it (or, with
+        `at_onset`, at the instant it starts), release `after` s after it ends."""
+        previous = (segment - 1) % len(self.clip.segments)
+        self.el("ptt-button").hover()
+        end_prev = self._wait_burst(previous, after=self._now(), edge="end")
+        if at_onset:
+            silence = self.clip.silence_before(segment) * 1000
+            delay = end_prev + METER_TAIL_MS + silence - self._now()
+            self.page.wait_for_timeout(max(0.0, delay))
         self.press()
-        self.page.wait_for_timeout((lead + seg.end - seg.start + after) * 1000)
+        self._wait_burst(segment, after=end_prev, edge="end")
+        self.page.wait_for_timeout(after * 1000)
         self.release()
 
     def cancel_mid_phrase(self, segment: int = 0) -> None:
-        """Press before a phrase, press Esc halfway through it, then let go."""
-        seg = self.clip.segments[segment]
-        self.wait_for_phase(seg.start - 0.3)
+        """Press before phrase `segment`, press Esc halfway through it, then let go."""
+        previous = (segment - 1) % len(self.clip.segments)
+        self.el("ptt-button").hover()
+        end_prev = self._wait_burst(previous, after=self._now(), edge="end")
         self.press()
-        self.page.wait_for_timeout((0.3 + (seg.end - seg.start) / 2) * 1000)
+        self._wait_burst(segment, after=end_prev, edge="start")
+        seg = self.clip.segments[segment]
+        self.page.wait_for_timeout((seg.end - seg.start) / 2 * 1000)
         self.page.keyboard.press("Escape")
         expect(self.el("ptt-button")).to_have_attribute("aria-pressed", "false")
         self.page.mouse.up()

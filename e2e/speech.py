@@ -31,6 +31,19 @@ class SpeechClip:
     def phrase(self) -> str:
         return self.segments[0].phrase
 
+    def silence_before(self, segment: int) -> float:
+        """Seconds of silence between the previous phrase (looping) and `segment`."""
+        seg = self.segments[segment]
+        if segment == 0:
+            return seg.start + (self.duration - self.segments[-1].end)
+        return seg.start - self.segments[segment - 1].end
+
+    @property
+    def longest_gap(self) -> float:
+        """The longest silence between two phrases (0 for one phrase)."""
+        gaps = [b.start - a.end for a, b in zip(self.segments, self.segments[1:], strict=False)]
+        return max(gaps, default=0.0)
+
 
 def synthesize(phrase: str, *, rate: int = RATE) -> np.ndarray:
     """espeak-ng `-v en-us` audio of `phrase` as int16 at `rate`, silence trimmed."""
@@ -54,9 +67,9 @@ def write_clip(
     name: str,
     phrases: str | list[str],
     *,
-    lead: float = 1.0,
-    gap: float = 1.5,
-    tail: float = 2.0,
+    lead: float = 0.5,
+    gap: float = 0.8,
+    tail: float = 1.0,
 ) -> SpeechClip:
     """Write `<folder>/<name>.wav` (48 kHz mono PCM16) and describe its timeline."""
     phrases = [phrases] if isinstance(phrases, str) else phrases

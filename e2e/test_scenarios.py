@@ -29,9 +29,10 @@ def room_of(request: pytest.FixtureRequest) -> str:
 def test_turn_first_word_kept_when_speaking_at_press(
     launch_console: LaunchConsole, clips: dict[str, SpeechClip], request: pytest.FixtureRequest
 ) -> None:
-    console = launch_console(clips["lights"], room=room_of(request))
+    console = launch_console(clips["first"], room=room_of(request))
     console.expect_agent_state("listening")
-    console.speak_turn(lead=0.0)
+    # the second phrase: its start is timed from the end of the first, inside one loop
+    console.speak_turn(1, at_onset=True)
     console.expect_user_final("turn on the lights")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from dataclasses import dataclass
 
@@ -13,6 +15,8 @@ from .validation import ApiError
 logger = logging.getLogger("server")
 
 PTT_ATTRIBUTE = "push-to-talk"
+TOPIC_CONTROL = "ptt.control"  # the agent leaves cleanly on {"action": "leave"}
+LEAVE_TIMEOUT = 3.0
 
 
 @dataclass(frozen=True)
@@ -43,19 +47,20 @@ async def rebuild_agent(lkapi: api.LiveKitAPI, *, room: str, agent_name: str) ->
         if not any(r.name == room for r in rooms.rooms):
             raise ApiError(404, f"room '{room}' does not exist")
         listing = await lkapi.room.list_participants(api.ListParticipantsRequest(room=room))
+        agents = [p.identity for p in listing.participants if is_agent(p, agent_name)]
         removed: list[str] = []
-        for participant in listing.participants:
-            if not is_agent(participant, agent_name):
-                continue
+        still_there = await _ask_to_leave(lkapi, room, agents)
+        removed.extend(a for a in agents if a not in still_there)
+        for identity in still_there:
             try:
                 await lkapi.room.remove_participant(
-                    api.RoomParticipantIdentity(room=room, identity=participant.identity)
+                    api.RoomParticipantIdentity(room=room, identity=identity)
                 )
             except api.ServerError as e:
                 if not _is_not_found(e):
                     raise
                 # it left between the listing and the removal: that is what we wanted
-            removed.append(participant.identity)
+            removed.append(identity)
         dispatch = await lkapi.agent_dispatch.create_dispatch(
             api.CreateAgentDispatchRequest(agent_name=agent_name, room=room)
         )
@@ -75,6 +80,30 @@ async def rebuild_agent(lkapi: api.LiveKitAPI, *, room: str, agent_name: str) ->
         extra={"room": room, "removed": removed, "dispatch_id": dispatch.id},
     )
     return RebuildResult(removed=removed, dispatch_id=dispatch.id)
+
+
+async def _ask_to_leave(lkapi: api.LiveKitAPI, room: str, agents: list[str]) -> list[str]:
+    """Ask agents to leave on their own (a clean exit, no cut connections); returns
+    those still present after LEAVE_TIMEOUT, which are then removed by force."""
+    if not agents:
+        return []
+    await lkapi.room.send_data(
+        api.SendDataRequest(
+            room=room,
+            data=json.dumps({"action": "leave"}).encode(),
+            kind=api.DataPacket.Kind.RELIABLE,
+            destination_identities=agents,
+            topic=TOPIC_CONTROL,
+        )
+    )
+    deadline = asyncio.get_running_loop().time() + LEAVE_TIMEOUT
+    while True:
+        listing = await lkapi.room.list_participants(api.ListParticipantsRequest(room=room))
+        present = {p.identity for p in listing.participants}
+        remaining = [a for a in agents if a in present]
+        if not remaining or asyncio.get_running_loop().time() >= deadline:
+            return remaining
+        await asyncio.sleep(0.1)
 
 
 def _is_not_found(e: api.ServerError) -> bool:

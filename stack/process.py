@@ -115,7 +115,9 @@ class Child:
             return
         pgid = self._proc.pid
         if self._proc.poll() is None:
-            _signal_group(pgid, signal.SIGTERM)
+            # the leader only: it stops its own children in order (the agent worker
+            # drains its jobs); the group is killed below only if something is left
+            self._proc.send_signal(signal.SIGTERM)
             try:
                 self._proc.wait(timeout)
             except subprocess.TimeoutExpired:

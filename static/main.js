@@ -118,11 +118,21 @@ function meterMic(track) {
   micMeter = null;
   state.levels.mic = 0;
   if (!track) return;
-  micMeter = startMeter(ensureAudioContext(), track.mediaStreamTrack, (level) => {
+  // a clone keeps metering while the published track is muted: you see that you are
+  // speaking before you press (and the e2e suite finds where the fake mic's loop is)
+  const monitor = track.mediaStreamTrack.clone();
+  monitor.enabled = true; // a clone copies the muted (disabled) state
+  const meter = startMeter(ensureAudioContext(), monitor, (level) => {
     if (Math.abs(level - state.levels.mic) < 0.005) return;
     state.levels.mic = level;
     update();
   });
+  micMeter = {
+    stop() {
+      meter.stop();
+      monitor.stop();
+    },
+  };
 }
 
 function meterAgent(track) {

@@ -57,7 +57,7 @@ class Participant:
         async def wait() -> None:
             while True:
                 agent = self.agent()
-                if agent is not None and agent.attributes.get(key) == value:
+                if agent is not None and agent.attributes.get(key, "") == value:  # "" deletes it
                     return
                 await asyncio.sleep(0.05)
 

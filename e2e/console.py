@@ -12,6 +12,10 @@ TURN_TIMEOUT = 15_000
 QUIET_MS = 250  # silence that ends a burst: longer than any pause inside a phrase
 # the meter's peak window (~43 ms) keeps the level up after the sound stops
 METER_TAIL_MS = -40
+METER_LAG_MS = 45  # the meter reports a sound about one analysis window after it starts
+ONSET_LEAD_MS = 60  # aim a little before the onset; the press itself takes a few ms
+ONSET_TOLERANCE_MS = 30
+ONSET_ATTEMPTS = 4
 
 
 class Console:
@@ -41,6 +45,8 @@ class Console:
         self.page.evaluate(
             """([quietMs, firstQuietMs, phrases]) => {
                 if (window.__pttBursts) return;
+                document.addEventListener(
+                    'pointerdown', () => (window.__pttPressAt = performance.now()), true);
                 const meter = document.querySelector('[data-testid="mic-level"]');
                 const bursts = (window.__pttBursts = []);
                 let loud = null, quietSince = performance.now(), current = null, seg = -1;
@@ -95,17 +101,28 @@ class Console:
     def speak_turn(self, segment: int = 0, *, at_onset: bool = False, after: float = 0.3) -> None:
         """One turn around phrase `segment`: press in the silence before it (or, with
         `at_onset`, at the instant it starts), release `after` s after it ends."""
-        previous = (segment - 1) % len(self.clip.segments)
-        self.el("ptt-button").hover()
-        end_prev = self._wait_burst(previous, after=self._now(), edge="end")
-        if at_onset:
-            silence = self.clip.silence_before(segment) * 1000
-            delay = end_prev + METER_TAIL_MS + silence - self._now()
-            self.page.wait_for_timeout(max(0.0, delay))
-        self.press()
-        self._wait_burst(segment, after=end_prev, edge="end")
-        self.page.wait_for_timeout(after * 1000)
-        self.release()
+        for _ in range(ONSET_ATTEMPTS if at_onset else 1):
+            previous = (segment - 1) % len(self.clip.segments)
+            self.el("ptt-button").hover()
+            end_prev = self._wait_burst(previous, after=self._now(), edge="end")
+            if at_onset:
+                silence = self.clip.silence_before(segment) * 1000
+                delay = end_prev + METER_TAIL_MS + silence - ONSET_LEAD_MS - self._now()
+                self.page.wait_for_timeout(max(0.0, delay))
+            self.press()
+            if at_onset:
+                onset = self._wait_burst(segment, after=end_prev, edge="start") - METER_LAG_MS
+                pressed = float(self.page.evaluate("window.__pttPressAt"))
+                if pressed > onset + ONSET_TOLERANCE_MS:
+                    # the machine was too busy to press in time: not a result, try again
+                    self.page.keyboard.press("Escape")
+                    self.page.mouse.up()
+                    continue
+            self._wait_burst(segment, after=end_prev, edge="end")
+            self.page.wait_for_timeout(after * 1000)
+            self.release()
+            return
+        raise AssertionError(f"could not press within {ONSET_TOLERANCE_MS} ms of the onset")
 
     def cancel_mid_phrase(self, segment: int = 0) -> None:
         """Press before phrase `segment`, press Esc halfway through it, then let go."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -11,25 +10,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserType, Page
 
+from e2e.browser import CHROMIUM, CHROMIUM_ARGS
 from e2e.console import Console
 from e2e.log_oracle import LogCursor, bad_records
 from e2e.speech import SpeechClip, write_clip
 from stack.supervisor import Stack, StackConfig
-
-CHROMIUM = os.environ.get("PTT_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--allow-loopback-in-peer-connection",
-    "--autoplay-policy=no-user-gesture-required",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-]
 
 PHRASES: dict[str, list[str]] = {
     "lights": ["turn on the lights"],

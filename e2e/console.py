@@ -85,6 +85,12 @@ class Console:
         )
         return float(handle.json_value())
 
+    def _wait_until(self, page_ms: float) -> None:
+        """Until the page clock reaches `page_ms`: a point of the audio the page measured."""
+        self.page.wait_for_function(
+            "(t) => performance.now() >= t", arg=page_ms, polling=5, timeout=30_000
+        )
+
     def _now(self) -> float:
         return float(self.page.evaluate("performance.now()"))
 
@@ -109,8 +115,7 @@ class Console:
             end_prev = self._wait_burst(previous, after=self._now(), edge="end")
             if at_onset:
                 silence = self.clip.silence_before(segment) * 1000
-                delay = end_prev + METER_TAIL_MS + silence - ONSET_LEAD_MS - self._now()
-                self.page.wait_for_timeout(max(0.0, delay))
+                self._wait_until(end_prev + METER_TAIL_MS + silence - ONSET_LEAD_MS)
             self.press(hover=not at_onset)  # hovered above: a second hover costs ~50 ms
             if at_onset:
                 onset = self._wait_burst(segment, after=end_prev, edge="start") - METER_LAG_MS
@@ -121,8 +126,8 @@ class Console:
                     self.page.keyboard.press("Escape")
                     self.page.mouse.up()
                     continue
-            self._wait_burst(segment, after=end_prev, edge="end")
-            self.page.wait_for_timeout(after * 1000)
+            end = self._wait_burst(segment, after=end_prev, edge="end")
+            self._wait_until(end + after * 1000)
             self.release()
             return
         raise AssertionError(
@@ -135,9 +140,9 @@ class Console:
         self.el("ptt-button").hover()
         end_prev = self._wait_burst(previous, after=self._now(), edge="end")
         self.press()
-        self._wait_burst(segment, after=end_prev, edge="start")
+        start = self._wait_burst(segment, after=end_prev, edge="start")
         seg = self.clip.segments[segment]
-        self.page.wait_for_timeout((seg.end - seg.start) / 2 * 1000)
+        self._wait_until(start + (seg.end - seg.start) / 2 * 1000)
         self.page.keyboard.press("Escape")
         expect(self.el("ptt-button")).to_have_attribute("aria-pressed", "false")
         self.page.mouse.up()

@@ -11,7 +11,6 @@ import re
 import shutil
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -39,17 +38,26 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class _Server(uvicorn.Server):
+    """A uvicorn server that says when it is listening."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = threading.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.ready.set()
+
+
 def _serve(settings: Settings) -> Iterator[str]:
     port = _free_port()
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
+    server = _Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("web server did not start")
-        time.sleep(0.02)
+    if not server.ready.wait(10):
+        raise RuntimeError("web server did not start")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

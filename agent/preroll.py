@@ -46,10 +46,6 @@ class PrerollBuffer:
         self._frames.clear()
         return frames
 
-    @property
-    def duration(self) -> float:
-        return sum(f.duration for _, f in self._frames)
-
     def _prune(self, now: float) -> None:
         limit = now - self._max_duration
         while self._frames and self._frames[0][0] < limit:

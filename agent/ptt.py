@@ -119,7 +119,7 @@ class PttController:
         timings.strategy = self._stt.strategy
         self._stt.open_turn(requested_at=t0)
         self._session.clear_user_turn()
-        timings.rpc_ms["start_turn"] = _ms(time.monotonic() - t0)
+        timings.record_rpc("start_turn", t0, time.monotonic())
         await self._room.set_attributes({ATTR_TURN_OWNER: caller})
         logger.info("turn started", extra={"turn": self._turn_count, "owner": caller})
         return "ok"
@@ -139,7 +139,7 @@ class PttController:
         )
         fut.add_done_callback(lambda f: self._on_committed(timings, f))
         self._pending_commit = fut
-        timings.rpc_ms["end_turn"] = _ms(time.monotonic() - t0)
+        timings.record_rpc("end_turn", t0, time.monotonic())
         await self._room.set_attributes({ATTR_TURN_OWNER: ""})
         logger.info("turn committed", extra={"turn": timings.turn, "owner": caller})
         return "ok"
@@ -270,10 +270,6 @@ class PttController:
 def _retrieve(fut: asyncio.Future[Any]) -> None:
     if not fut.cancelled() and (exc := fut.exception()) is not None:
         logger.warning("background step failed", extra={"error": repr(exc)})
-
-
-def _ms(seconds: float) -> float:
-    return round(seconds * 1000, 1)
 
 
 def as_rpc_error(e: Exception) -> PttError:

@@ -29,6 +29,10 @@ class TurnTimings:
     preroll_ms: float = 0.0
     rpc_ms: dict[str, float] = field(default_factory=dict)
 
+    def record_rpc(self, method: str, started: float, ended: float) -> None:
+        """How long the agent took to handle `method` (monotonic instants)."""
+        self.rpc_ms[method] = _ms(started, ended) or 0.0
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "turn": self.turn,

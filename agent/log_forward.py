@@ -1,6 +1,7 @@
 """Forwards the agent's own WARNING+ log records to the room, so the console shows them.
 
-Records go out on the `ptt.log` text topic as JSON {level, logger, message, time};
+Records go out on the `ptt.log` text topic as JSON {level, logger, message, time}
+(a record with an exception gets its last line appended to the message);
 the count of ERROR+ records is kept in the `ptt.errors` participant attribute.
 """
 
@@ -10,6 +11,7 @@ import asyncio
 import json
 import logging
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -39,10 +41,15 @@ class RoomLogForwarder(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if record.name == "livekit" or record.name.startswith("livekit.rtc"):
             return  # the transport we publish with: forwarding its records could loop
+        message = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            # the page shows one line: the exception itself, not the traceback
+            exc = traceback.format_exception_only(record.exc_info[1])[-1].strip()
+            message = f"{message}: {exc}"
         entry = {
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage()[:2000],
+            "message": message[:2000],
             "time": time.time(),
         }
         if record.levelno >= logging.ERROR:

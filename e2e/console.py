@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from playwright.sync_api import Locator, Page, expect
@@ -105,9 +106,17 @@ class Console:
         self.page.mouse.up()
         expect(self.el("ptt-button")).to_have_attribute("aria-pressed", "false")
 
-    def speak_turn(self, segment: int = 0, *, at_onset: bool = False, after: float = 0.3) -> None:
+    def speak_turn(
+        self,
+        segment: int = 0,
+        *,
+        at_onset: bool = False,
+        after: float = 0.3,
+        during: Callable[[], None] | None = None,
+    ) -> None:
         """One turn around phrase `segment`: press in the silence before it (or, with
-        `at_onset`, at the instant it starts), release `after` s after it ends."""
+        `at_onset`, at the instant it starts), release `after` s after it ends. `during`
+        runs once the phrase has started, with the button held (a fault mid-turn)."""
         late: list[float] = []
         for _ in range(ONSET_ATTEMPTS if at_onset else 1):
             previous = (segment - 1) % len(self.clip.segments)
@@ -126,6 +135,9 @@ class Console:
                     self.page.keyboard.press("Escape")
                     self.page.mouse.up()
                     continue
+            if during is not None:
+                self._wait_burst(segment, after=end_prev, edge="start")
+                during()
             end = self._wait_burst(segment, after=end_prev, edge="end")
             self._wait_until(end + after * 1000)
             self.release()

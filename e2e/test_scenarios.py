@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from e2e.conftest import LaunchConsole, Target
 from e2e.participant import Participant
+from e2e.rooms import room_of
 from e2e.speech import SpeechClip
 
 PAUSED = 4423
@@ -20,10 +21,6 @@ def second(target: Target, request: pytest.FixtureRequest) -> Iterator[Participa
     p = Participant(target.url, room=room_of(request), identity="qa-second")
     yield p
     p.leave()
-
-
-def room_of(request: pytest.FixtureRequest) -> str:
-    return f"e2e-{request.node.name[:40]}".replace("[", "-").replace("]", "")
 
 
 def test_turn_first_word_kept_when_speaking_at_press(

@@ -52,8 +52,11 @@ class Child:
         self.env = env
         self.log_path = log_dir / f"{name}.log" if log_dir else None
         self._echo = echo
+        self.ready_line = ready_line
         self._ready_re = re.compile(ready_line) if ready_line else None
         self._ready_seen = threading.Event()
+        self._ready_lines = 0  # how often the ready line appeared (a worker re-registers)
+        self._ready_cond = threading.Condition()
         self._tail: deque[str] = deque(maxlen=40)
         self._proc: subprocess.Popen[str] | None = None
         self._pump: threading.Thread | None = None
@@ -91,6 +94,9 @@ class Child:
                     self._echo.flush()
                 if self._ready_re and self._ready_re.search(line):
                     self._ready_seen.set()
+                    with self._ready_cond:
+                        self._ready_lines += 1
+                        self._ready_cond.notify_all()
         finally:
             if log:
                 log.close()
@@ -109,12 +115,27 @@ class Child:
             time.sleep(0.1)
         raise ChildFailed(f"{self.name} not ready after {timeout:.0f}s:\n{''.join(self._tail)}")
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM the group, then SIGKILL what is left after `timeout`."""
+    @property
+    def ready_lines(self) -> int:
+        with self._ready_cond:
+            return self._ready_lines
+
+    def wait_ready_line(self, after: int, timeout: float) -> None:
+        """Block until the ready line has appeared more than `after` times."""
+        with self._ready_cond:
+            if not self._ready_cond.wait_for(lambda: self._ready_lines > after, timeout):
+                raise ChildFailed(
+                    f"{self.name}: no new {self.ready_line!r} line in {timeout:.0f}s:\n"
+                    + "".join(self._tail)
+                )
+
+    def stop(self, timeout: float = 10.0, *, kill: bool = False) -> None:
+        """SIGTERM the group, then SIGKILL what is left after `timeout`. With `kill`, SIGKILL
+        at once (a crash, for chaos tests)."""
         if self._proc is None:
             return
         pgid = self._proc.pid
-        if self._proc.poll() is None:
+        if self._proc.poll() is None and not kill:
             # the leader only: it stops its own children in order (the agent worker
             # drains its jobs); the group is killed below only if something is left
             self._proc.send_signal(signal.SIGTERM)

@@ -13,6 +13,8 @@ from . import livekit
 from .process import Child, http_ok
 
 PY = sys.executable
+REGISTERED = "registered worker"  # an agent worker's ready line
+WORKERS = ("agent", "upstream")
 
 
 def free_port(span: int = 1) -> int:
@@ -47,6 +49,7 @@ class StackConfig:
     api_key: str = "devkey"
     api_secret: str = "secret"
     cloud_stt: bool = False  # DEEPGRAM_API_KEY without PTT_STT_URL: start no STT service
+    upstream_agent: bool = False  # also run agent.upstream (LiveKit's PTT example, ported)
     log_dir: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
 
@@ -65,6 +68,7 @@ class StackConfig:
             api_key=env.get("LIVEKIT_API_KEY", "devkey") if external else "devkey",
             api_secret=env.get("LIVEKIT_API_SECRET", "secret") if external else "secret",
             cloud_stt=bool(env.get("DEEPGRAM_API_KEY")) and not env.get("PTT_STT_URL"),
+            upstream_agent=env.get("PTT_UPSTREAM_AGENT") == "1",
         )
 
     @classmethod
@@ -75,6 +79,7 @@ class StackConfig:
             livekit_port=free_port(span=3),
             stt_port=free_port(),
             log_dir=log_dir,
+            upstream_agent=True,
         )
 
     @property
@@ -141,8 +146,12 @@ class Stack:
             if not c.cloud_stt:
                 stt = self._child("stt", [PY, "-m", "stt_service"])
                 self._ready(stt, http_ok(f"http://127.0.0.1:{c.stt_port}/healthz"), 60)
-            agent = self._child("agent", [PY, "-m", "agent", "start"], "registered worker")
-            self._ready(agent, None, 90)
+            workers = [self._child("agent", [PY, "-m", "agent", "start"], REGISTERED)]
+            if c.upstream_agent:
+                argv = [PY, "-m", "agent.upstream", "start"]
+                workers.append(self._child("upstream", argv, REGISTERED))
+            for worker in workers:  # they start side by side
+                self._ready(worker, None, 90)
             web = self._child("web", [PY, "-m", "server"])
             self._ready(web, http_ok(f"http://127.0.0.1:{c.web_port}/healthz"), 30)
         except BaseException:
@@ -152,16 +161,21 @@ class Stack:
     def _ready(self, child: Child, probe, timeout: float) -> None:  # type: ignore[no-untyped-def]
         self.ready_seconds[child.name] = child.wait_ready(probe, timeout)
 
-    def restart(self, name: str, *, timeout: float = 60) -> None:
-        """Stop and start one child (chaos tests: STT or LiveKit server restart)."""
+    def restart(self, name: str, *, kill: bool = False, timeout: float = 60) -> None:
+        """Stop (or with `kill`, SIGKILL) and start one child: chaos tests. After a LiveKit
+        server restart, also waits until every agent worker has registered again."""
         child = self.children[name]
-        child.stop()
+        workers = {
+            w: self.children[w].ready_lines for w in WORKERS if w in self.children and w != name
+        }
+        child.stop(kill=kill)
         fresh = Child(
             name,
             child.argv,
             env=child.env,
             log_dir=self.config.log_dir,
             echo=self._echo,
+            ready_line=child.ready_line,
         )
         self.children[name] = fresh
         fresh.start()
@@ -171,6 +185,9 @@ class Stack:
             "web": http_ok(f"http://127.0.0.1:{self.config.web_port}/healthz"),
         }
         self._ready(fresh, probes.get(name), timeout)
+        if name == "livekit":
+            for worker, seen in workers.items():
+                self.children[worker].wait_ready_line(seen, timeout)
 
     def stop(self) -> None:
         """Stop children in reverse order; every process group is gone afterwards."""

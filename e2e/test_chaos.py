@@ -1,0 +1,77 @@
+"""Parts of the stack fail under a live session: the STT service, the LiveKit server."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from e2e.conftest import LaunchConsole, Target
+from e2e.rooms import room_of
+from e2e.speech import SpeechClip
+from stack.supervisor import Stack
+
+pytestmark = pytest.mark.chaos
+
+# the Rust SDK logs its reconnect attempts at ERROR while the server is away
+LIVEKIT_RECONNECT = r"livekit::rtc_engine.*(resuming|restarting) connection"
+# the Deepgram plugin logs its broken receive task at ERROR, then retries
+STT_CONNECTION_LOST = r"Error in recv_task.*deepgram connection closed unexpectedly"
+
+
+def local_stack(target: Target, part: str) -> Stack:
+    if target.stack is None or part not in target.stack.children:
+        pytest.skip(f"restarts the local stack's {part}: not possible against a deployment")
+    return target.stack
+
+
+@pytest.mark.expected_agent_errors(STT_CONNECTION_LOST)
+def test_stt_killed_mid_turn_error_shown_agent_recovers_nothing_committed_lost(
+    launch_console: LaunchConsole,
+    clips: dict[str, SpeechClip],
+    target: Target,
+    request: pytest.FixtureRequest,
+) -> None:
+    stack = local_stack(target, "stt")
+    console = launch_console(clips["turns"], room=room_of(request))
+    console.expect_agent_state("listening")
+    console.speak_turn(0)
+    console.expect_user_final("hello agent")
+    console.expect_agent_reply(1)
+
+    console.speak_turn(1, during=lambda: stack.restart("stt", kill=True))
+    # the agent's ERROR record reaches the page: the event log and the error count
+    errors = console.el("event-log").locator('[data-testid="event-entry"][data-level="error"]')
+    expect(errors.filter(has_text="deepgram connection closed")).not_to_have_count(0)
+    expect(console.el("agent-errors")).not_to_have_text("0")
+
+    console.speak_turn(1)
+    console.expect_user_final("how many turns")
+    # the turn committed before the crash is still on the page and in the agent's context
+    expect(console.entries("user").first).to_contain_text("hello agent")
+    reply = console.entries("agent").last
+    expect(reply).to_contain_text("This is turn", timeout=15_000)
+    expect(reply).not_to_contain_text("This is turn one")
+
+
+@pytest.mark.expected_agent_errors(LIVEKIT_RECONNECT)
+def test_livekit_restart_page_rejoins_and_next_turn_works(
+    launch_console: LaunchConsole,
+    clips: dict[str, SpeechClip],
+    target: Target,
+    request: pytest.FixtureRequest,
+) -> None:
+    stack = local_stack(target, "livekit")
+    console = launch_console(clips["turns"], room=room_of(request))
+    console.expect_agent_state("listening")
+    console.speak_turn(0)
+    console.expect_agent_reply(1)
+
+    stack.restart("livekit")
+
+    log = console.el("event-log")
+    expect(log).to_contain_text("connection reconnecting")
+    expect(console.el("connection-state")).to_have_text("connected", timeout=60_000)
+    console.expect_agent_state("listening", timeout=60_000)
+    console.speak_turn(1)
+    console.expect_user_final("how many turns")
+    console.expect_agent_reply(2)

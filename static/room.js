@@ -5,18 +5,13 @@ import {
   ConnectionState,
   DisconnectReason,
   ParticipantEvent,
-  ParticipantKind,
   Room,
   RoomEvent,
   Track,
   TrackEvent,
 } from 'livekit-client';
 
-export const AGENT_STATE_ATTRIBUTE = 'lk.agent.state';
-export const PAUSED_ATTRIBUTE = 'ptt.paused';
-export const TURN_OWNER_ATTRIBUTE = 'ptt.turn_owner';
-export const ERRORS_ATTRIBUTE = 'ptt.errors';
-export const PTT_ATTRIBUTE = 'push-to-talk';
+import { describeAgent, pickAgent } from './agent.js';
 
 const MIC_CAPTURE = { echoCancellation: false, noiseSuppression: false, autoGainControl: false };
 
@@ -27,37 +22,6 @@ const CONNECTION_STATES = {
   [ConnectionState.Reconnecting]: 'reconnecting',
   [ConnectionState.SignalReconnecting]: 'reconnecting',
 };
-
-function isAgentKind(p) {
-  return p.kind === ParticipantKind.AGENT;
-}
-
-function isPttParticipant(p) {
-  return p.attributes?.[PTT_ATTRIBUTE] === '1';
-}
-
-/** The agent to drive: an AGENT-kind participant (preferring one that says push-to-talk),
- *  else any participant with the push-to-talk attribute. */
-export function pickAgent(participants) {
-  const list = [...participants];
-  return (
-    list.find((p) => isAgentKind(p) && isPttParticipant(p)) ??
-    list.find(isAgentKind) ??
-    list.find(isPttParticipant) ??
-    null
-  );
-}
-
-function describeAgent(p) {
-  const attrs = p.attributes ?? {};
-  return {
-    identity: p.identity,
-    state: attrs[AGENT_STATE_ATTRIBUTE] || 'initializing',
-    paused: attrs[PAUSED_ATTRIBUTE] === '1',
-    turnOwner: attrs[TURN_OWNER_ATTRIBUTE] || null,
-    errors: ERRORS_ATTRIBUTE in attrs ? Number(attrs[ERRORS_ATTRIBUTE]) || 0 : null,
-  };
-}
 
 /** List audio inputs without prompting for permission. */
 export async function listMicrophones() {

@@ -10,7 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from server.app import create_app
-from server.config import Settings
+from server.config import PROJECT_ROOT, Settings
 
 pytestmark = pytest.mark.unit
 
@@ -44,9 +44,22 @@ TESTIDS = [
 
 MODULES = [
     "main.js",
+    "state.js",
+    "api.js",
+    "join.js",
     "room.js",
+    "room-events.js",
+    "agent.js",
+    "streams.js",
+    "talk.js",
+    "turns.js",
+    "audio.js",
+    "intents.js",
     "ptt.js",
     "view.js",
+    "view-input.js",
+    "view-lists.js",
+    "dom.js",
     "controls.js",
     "transcript.js",
     "meter.js",
@@ -135,8 +148,15 @@ def test_static_missing_file_is_404(client: TestClient) -> None:
 
 
 def test_modules_use_no_inner_html() -> None:
-    from server.config import PROJECT_ROOT
-
     for module in MODULES:
         text = (PROJECT_ROOT / "static" / module).read_text()
         assert "innerHTML" not in text, module
+
+
+def test_every_module_is_listed_and_small() -> None:
+    """The page is built from small modules, each named for one job (issue #5)."""
+    on_disk = sorted(p.name for p in (PROJECT_ROOT / "static").glob("*.js"))
+    assert on_disk == sorted(MODULES)
+    for module in MODULES:
+        lines = (PROJECT_ROOT / "static" / module).read_text().count("\n")
+        assert lines <= 220, f"{module}: {lines} lines"

@@ -1,0 +1,104 @@
+// The user's other intents: the form, the agent controls (pause, resume, rebuild), audio
+// playback, the microphone choice and the event log.
+
+import { postJson } from './api.js';
+import { PAUSE_UNSUPPORTED_REASON } from './controls.js';
+import { exportDocument } from './log.js';
+import { UNSUPPORTED_METHOD } from './ptt.js';
+import { listMicrophones } from './room.js';
+
+/** app: {state, update, log, setStatus, session, audio, talk, view}. */
+export function createIntents(app) {
+  const { state, update, log, setStatus } = app;
+
+  async function pauseOrResume(method) {
+    state.busy[method] = true;
+    update();
+    const result = await app.talk.call(method);
+    state.busy[method] = false;
+    if (!result.ok && result.error?.code === UNSUPPORTED_METHOD) {
+      state.pauseSupported = false;
+      log('warn', PAUSE_UNSUPPORTED_REASON);
+      setStatus('warn', PAUSE_UNSUPPORTED_REASON);
+    } else if (result.ok) {
+      setStatus('info', method === 'pause' ? 'Agent paused.' : 'Agent resumed.');
+    }
+    update();
+  }
+
+  async function rebuild() {
+    if (!state.joined) return;
+    state.busy.rebuild = true;
+    setStatus('info', 'Rebuilding the agent…');
+    try {
+      const body = { room: state.joined.room };
+      const result = await postJson('/api/agent/rebuild', body, state.form.accessKey);
+      const removed = result.removed.length ? result.removed.join(', ') : 'none';
+      log('info', `agent rebuilt: removed ${removed}, dispatch ${result.dispatch_id}`, result);
+      setStatus('info', 'Agent rebuilt: a fresh instance is joining.');
+    } catch (err) {
+      log('error', `rebuild failed: ${err.message}`);
+      setStatus('error', `Rebuild failed: ${err.message}`);
+    } finally {
+      state.busy.rebuild = false;
+      update();
+    }
+  }
+
+  async function startAudio() {
+    app.audio.ensureContext();
+    try {
+      await app.session.startAudio();
+    } catch (err) {
+      log('warn', `audio playback still blocked: ${err.message}`);
+    }
+  }
+
+  async function selectDevice(deviceId) {
+    state.form.deviceId = deviceId;
+    update();
+    if (!state.micReady) return;
+    state.busy.device = true;
+    update();
+    try {
+      await app.session.switchMicrophone(deviceId || 'default');
+      log('info', `microphone switched to ${deviceId || 'the system default'}`);
+    } catch (err) {
+      log('error', `could not switch microphone: ${err.message}`);
+      setStatus('error', `Could not switch microphone: ${err.message}`);
+    } finally {
+      state.busy.device = false;
+      update();
+    }
+  }
+
+  async function refreshDevices() {
+    try {
+      state.devices = await listMicrophones();
+    } catch (err) {
+      log('warn', `cannot list microphones: ${err.message}`);
+    }
+    update();
+  }
+
+  return {
+    formChanged(form) {
+      state.form = { ...state.form, ...form };
+      update();
+    },
+    pause: () => pauseOrResume('pause'),
+    resume: () => pauseOrResume('resume'),
+    rebuild,
+    startAudio,
+    selectDevice,
+    refreshDevices,
+    exportLog() {
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+      app.view.download(`ptt-console-log-${stamp}.json`, exportDocument(state));
+    },
+    clearLog() {
+      state.log = [];
+      update();
+    },
+  };
+}

@@ -19,7 +19,7 @@ from starlette.templating import Jinja2Templates
 from .config import Settings
 from .rebuild import rebuild_agent
 from .tokens import mint_token
-from .validation import ApiError, read_json_object, require_name
+from .validation import ApiError, optional_name, read_json_object, require_name
 
 logger = logging.getLogger("server")
 
@@ -63,14 +63,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         data = await read_json_object(request)
         room = require_name(data, "room")
         identity = require_name(data, "identity")
-        jwt = mint_token(settings, room=room, identity=identity)
-        logger.info("token issued", extra={"room": room, "identity": identity})
+        agent = optional_name(data, "agent") or settings.agent_name
+        jwt = mint_token(settings, room=room, identity=identity, agent_name=agent)
+        logger.info("token issued", extra={"room": room, "identity": identity, "agent": agent})
         return JSONResponse(
             {
                 "url": settings.public_livekit_url,
                 "token": jwt,
                 "room": room,
                 "identity": identity,
+                "agent": agent,
             }
         )
 
@@ -78,8 +80,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         require_access_key(request)
         data = await read_json_object(request)
         room = require_name(data, "room")
-        result = await rebuild_agent(request.state.lkapi, room=room, agent_name=settings.agent_name)
-        return JSONResponse({"removed": result.removed, "dispatch_id": result.dispatch_id})
+        agent = optional_name(data, "agent") or settings.agent_name
+        result = await rebuild_agent(request.state.lkapi, room=room, agent_name=agent)
+        return JSONResponse(
+            {"removed": result.removed, "dispatch_id": result.dispatch_id, "agent": agent}
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, api.LiveKitAPI]]:

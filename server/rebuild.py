@@ -35,7 +35,8 @@ def is_agent(participant: api.ParticipantInfo, agent_name: str) -> bool:
 
 
 async def rebuild_agent(lkapi: api.LiveKitAPI, *, room: str, agent_name: str) -> RebuildResult:
-    """Remove every agent participant from `room`, then create a new dispatch.
+    """Remove every agent participant from `room`, then dispatch `agent_name` into it
+    (also when no agent was there: that is how an agent gets into an existing room).
 
     Raises ApiError(404) when the room does not exist and ApiError(502) when the
     LiveKit server fails or cannot be reached.
@@ -77,7 +78,7 @@ async def rebuild_agent(lkapi: api.LiveKitAPI, *, room: str, agent_name: str) ->
         raise ApiError(502, f"LiveKit server unreachable: {e or type(e).__name__}") from e
     logger.info(
         "agent rebuilt",
-        extra={"room": room, "removed": removed, "dispatch_id": dispatch.id},
+        extra={"room": room, "removed": removed, "agent": agent_name, "dispatch_id": dispatch.id},
     )
     return RebuildResult(removed=removed, dispatch_id=dispatch.id)
 

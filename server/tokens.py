@@ -11,11 +11,12 @@ from .config import Settings
 TOKEN_TTL = datetime.timedelta(hours=1)
 
 
-def mint_token(settings: Settings, *, room: str, identity: str) -> str:
-    """A join token for `identity` in `room` that also dispatches the agent on join.
+def mint_token(settings: Settings, *, room: str, identity: str, agent_name: str) -> str:
+    """A join token for `identity` in `room` that also dispatches an agent on join.
 
-    The room configuration in the token makes LiveKit dispatch `settings.agent_name`
-    when the room is created by this join (explicit dispatch).
+    The room configuration in the token makes LiveKit dispatch `agent_name` when the
+    room is created by this join (explicit dispatch); joining a room that already
+    exists dispatches nothing.
     """
     grants = api.VideoGrants(
         room_join=True,
@@ -24,9 +25,7 @@ def mint_token(settings: Settings, *, room: str, identity: str) -> str:
         can_subscribe=True,
         can_publish_data=True,
     )
-    room_config = api.RoomConfiguration(
-        agents=[api.RoomAgentDispatch(agent_name=settings.agent_name)]
-    )
+    room_config = api.RoomConfiguration(agents=[api.RoomAgentDispatch(agent_name=agent_name)])
     return (
         api.AccessToken(settings.livekit_api_key, settings.livekit_api_secret)
         .with_identity(identity)

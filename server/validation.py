@@ -5,7 +5,9 @@ Rules (also in docs/console.md):
 - the body must be UTF-8 JSON whose top level is an object; otherwise 400;
 - `room` and `identity` are required strings of 1-64 characters matching
   `NAME_PATTERN`: an ASCII letter or digit, then letters, digits, `_`, `.` or `-`.
-  Anything else gets 400 with a message naming the field.
+  Anything else gets 400 with a message naming the field;
+- `agent` is optional (absent or null: the configured agent name); when given it
+  follows the same rules.
 """
 
 from __future__ import annotations
@@ -72,6 +74,13 @@ def require_name(data: dict[str, Any], field: str) -> str:
             "digit and use only letters, digits, '_', '.' and '-'",
         )
     return value
+
+
+def optional_name(data: dict[str, Any], field: str) -> str | None:
+    """Like `require_name`, but an absent or null `data[field]` gives None."""
+    if data.get(field) is None:
+        return None
+    return require_name(data, field)
 
 
 def _json_type_name(value: object) -> str:

@@ -4,11 +4,16 @@
 const ACCESS_KEY_HEADER = 'X-Access-Key';
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const NAME_MAX = 64;
+const FIELDS = [
+  ['room', 'room'],
+  ['identity', 'identity'],
+  ['agent', 'agent name'],
+];
 
 /** What is wrong with the form before connecting, or '' when nothing is. */
 export function formProblem(form, accessKeyRequired) {
-  for (const field of ['room', 'identity']) {
-    const value = form[field];
+  for (const [key, field] of FIELDS) {
+    const value = form[key];
     if (!value) return `${field} is required`;
     if (value.length > NAME_MAX) return `${field} is too long (at most ${NAME_MAX} characters)`;
     if (!NAME_PATTERN.test(value)) {

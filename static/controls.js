@@ -44,6 +44,7 @@ export function controls(state) {
       disconnect: disconnected,
       room: !disconnected,
       identity: !disconnected,
+      agent: !disconnected,
       accessKey: !disconnected,
       device: state.busy.device,
       ptt: pttReason !== '',

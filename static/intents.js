@@ -31,11 +31,12 @@ export function createIntents(app) {
     state.busy.rebuild = true;
     setStatus('info', 'Rebuilding the agent…');
     try {
-      const body = { room: state.joined.room };
+      const body = { room: state.joined.room, agent: state.joined.agent };
       const result = await postJson('/api/agent/rebuild', body, state.form.accessKey);
       const removed = result.removed.length ? result.removed.join(', ') : 'none';
-      log('info', `agent rebuilt: removed ${removed}, dispatch ${result.dispatch_id}`, result);
-      setStatus('info', 'Agent rebuilt: a fresh instance is joining.');
+      const dispatched = `dispatched ${result.agent} (${result.dispatch_id})`;
+      log('info', `agent rebuilt: removed ${removed}, ${dispatched}`, result);
+      setStatus('info', `Agent rebuilt: a fresh ${result.agent} is joining.`);
     } catch (err) {
       log('error', `rebuild failed: ${err.message}`);
       setStatus('error', `Rebuild failed: ${err.message}`);

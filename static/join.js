@@ -19,17 +19,18 @@ export function createJoin(app) {
     }
     app.audio.ensureContext(); // inside the click, so audio may start
     const gen = ++generation;
-    const { room, identity } = state.form;
+    const { room, identity, agent } = state.form;
     state.busy.connect = true;
     state.connection = 'connecting';
     setStatus('info', `Connecting to ${room}…`);
     log('info', `connecting to room ${room} as ${identity}`);
     try {
-      const grant = await postJson('/api/token', { room, identity }, state.form.accessKey);
+      const body = { room, identity, agent };
+      const grant = await postJson('/api/token', body, state.form.accessKey);
       if (gen !== generation) return;
       await session.connect({ url: grant.url, token: grant.token });
       if (gen !== generation) return;
-      state.joined = { room: grant.room, identity: grant.identity };
+      state.joined = { room: grant.room, identity: grant.identity, agent: grant.agent };
       state.connection = 'connected';
       log('info', `connected to ${grant.room} as ${grant.identity}`);
       setStatus('info', `Connected to ${grant.room}.`);

@@ -36,8 +36,8 @@ export function exportDocument(state) {
     {
       exported_at: new Date().toISOString(),
       room: state.form.room,
-      identity: state.localIdentity ?? state.form.identity,
-      agent_name: state.agentName,
+      identity: state.joined?.identity ?? state.form.identity,
+      agent_name: state.joined?.agent ?? state.form.agent,
       entries: state.log,
     },
     null,

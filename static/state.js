@@ -13,7 +13,7 @@ function randomIdentity() {
 export function connectionReset() {
   return {
     connection: 'disconnected',
-    joined: null, // {room, identity} once connected
+    joined: null, // {room, identity, agent} once connected (agent: the name dispatched)
     agent: null, // {identity, state, paused}
     micReady: false,
     micError: null,
@@ -32,15 +32,16 @@ export function connectionReset() {
   };
 }
 
-/** The state at page load: the form from the query parameters, the server's settings. */
+/** The state at page load: the form from the query parameters and the server's settings. */
 export function initialState(params, config) {
   return {
     ...connectionReset(),
-    agentName: config.agentName,
+    agentName: config.agentName, // the server's default (PTT_AGENT_NAME)
     accessKeyRequired: config.accessKeyRequired,
     form: {
       room: params.get('room') || 'ptt-test',
       identity: params.get('identity') || randomIdentity(),
+      agent: params.get('agent') || config.agentName,
       accessKey: '',
       deviceId: '',
     },

@@ -13,9 +13,10 @@ export function bindInput(doc, el, intents) {
   const readForm = () => ({
     room: el.room.value.trim(),
     identity: el.identity.value.trim(),
+    agent: el.agent.value.trim(),
     accessKey: el.accessKey ? el.accessKey.value : '',
   });
-  for (const input of [el.room, el.identity, el.accessKey]) {
+  for (const input of [el.room, el.identity, el.agent, el.accessKey]) {
     input?.addEventListener('input', () => intents.formChanged(readForm()));
   }
   el.form.addEventListener('submit', (e) => {

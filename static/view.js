@@ -22,6 +22,7 @@ export function createView(doc, intents) {
     agentErrors: $(doc, 'agent-errors'),
     room: $(doc, 'room-input'),
     identity: $(doc, 'identity-input'),
+    agent: $(doc, 'agent-input'),
     accessKey: $(doc, 'access-key-input'),
     device: $(doc, 'device-select'),
     connect: $(doc, 'connect-button'),
@@ -63,8 +64,9 @@ export function createView(doc, intents) {
     const errors = state.agent?.errors ?? null;
     setText(el.agentErrors, errors === null ? '—' : String(errors));
     setAttr(el.agentErrors, 'data-state', errors ? 'paused' : 'none');
-    if (el.room.value.trim() !== state.form.room) el.room.value = state.form.room;
-    if (el.identity.value.trim() !== state.form.identity) el.identity.value = state.form.identity;
+    for (const name of ['room', 'identity', 'agent']) {
+      if (el[name].value.trim() !== state.form[name]) el[name].value = state.form[name];
+    }
 
     for (const name of Object.keys(c.disabled)) {
       if (el[name] && el[name].disabled !== c.disabled[name]) el[name].disabled = c.disabled[name];

@@ -92,6 +92,53 @@ def test_token_bad_field_is_400_naming_it(client: TestClient, body: dict, needle
     assert needle in r.json()["error"]
 
 
+def _dispatched(token: str) -> list[str]:
+    claims = api.TokenVerifier("devkey", "secret").verify(token)
+    assert claims.room_config is not None
+    return [a.agent_name for a in claims.room_config.agents]
+
+
+@pytest.mark.parametrize("extra", [{}, {"agent": None}])
+def test_token_without_agent_dispatches_configured_agent(client: TestClient, extra: dict) -> None:
+    r = client.post("/api/token", json={"room": "r1", "identity": "u1", **extra})
+    assert r.status_code == 200
+    assert r.json()["agent"] == "ptt-agent"
+    assert _dispatched(r.json()["token"]) == ["ptt-agent"]
+
+
+def test_token_dispatches_the_chosen_agent(client: TestClient) -> None:
+    r = client.post("/api/token", json={"room": "r1", "identity": "u1", "agent": "my-agent.v2"})
+    assert r.status_code == 200
+    assert r.json()["agent"] == "my-agent.v2"
+    assert _dispatched(r.json()["token"]) == ["my-agent.v2"]
+
+
+BAD_AGENTS = [
+    ("", "'agent' must not be empty"),
+    ("a" * 65, "'agent' is too long"),
+    ("my agent", "'agent' contains characters"),
+    ("_agent", "'agent' contains characters"),
+    ("agent/../x", "'agent' contains characters"),
+    (7, "'agent' must be a string, got a number"),
+    (["ptt-agent"], "'agent' must be a string, got an array"),
+]
+
+
+@pytest.mark.parametrize(("agent", "needle"), BAD_AGENTS)
+def test_token_bad_agent_is_400_naming_it(client: TestClient, agent: object, needle: str) -> None:
+    r = client.post("/api/token", json={"room": "r1", "identity": "u1", "agent": agent})
+    assert r.status_code == 400
+    assert needle in r.json()["error"]
+
+
+@pytest.mark.parametrize(("agent", "needle"), BAD_AGENTS)
+def test_rebuild_bad_agent_is_400_naming_it(client: TestClient, agent: object, needle: str) -> None:
+    # validated before LiveKit is asked anything (the test server has no LiveKit)
+    r = client.post("/api/agent/rebuild", json={"room": "r1", "agent": agent})
+    assert r.status_code == 400
+    assert needle in r.json()["error"]
+
+
 def test_token_accepts_64_chars_and_allowed_punctuation(client: TestClient) -> None:
     r = client.post("/api/token", json={"room": "a" * 64, "identity": "User_1.test-x"})
     assert r.status_code == 200
@@ -183,10 +230,11 @@ def test_rebuild_bad_input(client: TestClient, body: object, status: int, needle
     assert needle in r.json()["error"]
 
 
-def test_rebuild_livekit_unreachable_is_502() -> None:
+@pytest.mark.parametrize("extra", [{}, {"agent": "other-agent"}])
+def test_rebuild_livekit_unreachable_is_502(extra: dict) -> None:
     settings = Settings(**{**SETTINGS.__dict__, "livekit_url": "http://127.0.0.1:9"})
     with TestClient(create_app(settings)) as client:
-        r = client.post("/api/agent/rebuild", json={"room": "r1"})
+        r = client.post("/api/agent/rebuild", json={"room": "r1", **extra})
     assert r.status_code == 502
     assert "unreachable" in r.json()["error"]
 

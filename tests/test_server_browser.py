@@ -193,3 +193,50 @@ def test_page_space_in_inputs_types_instead_of_talking(console_page: Page, base_
     room.press_sequentially("a b")
     expect(room).to_have_value("a b")
     expect(page.get_by_test_id("ptt-button")).to_have_attribute("aria-pressed", "false")
+
+
+def test_page_agent_name_defaults_to_server_setting(console_page: Page, base_url: str) -> None:
+    page = console_page
+    page.goto(base_url)
+    agent = page.get_by_label("Agent name")
+    expect(agent).to_have_value("ptt-agent")
+    expect(agent).to_have_attribute("data-testid", "agent-input")
+
+
+def test_page_agent_name_query_parameter_is_sent_with_the_token_request(
+    console_page: Page, base_url: str
+) -> None:
+    page = console_page
+    page.goto(f"{base_url}/?room=r1&identity=u1&agent=my-agent.v2")
+    expect(page.get_by_test_id("agent-input")).to_have_value("my-agent.v2")
+    with page.expect_request("**/api/token") as sent:
+        page.get_by_test_id("connect-button").click()
+    assert sent.value.post_data_json == {"room": "r1", "identity": "u1", "agent": "my-agent.v2"}
+    # LiveKit is unreachable here: back to disconnected, the field editable again
+    expect(page.get_by_test_id("status")).to_contain_text("Connect failed", timeout=20_000)
+    expect(page.get_by_test_id("agent-input")).to_be_enabled()
+
+
+def test_page_edited_agent_name_is_sent(console_page: Page, base_url: str) -> None:
+    page = console_page
+    page.goto(f"{base_url}/?room=r1&identity=u1")
+    page.get_by_test_id("agent-input").fill("other-agent")
+    with page.expect_request("**/api/token") as sent:
+        page.get_by_test_id("connect-button").click()
+    assert sent.value.post_data_json["agent"] == "other-agent"
+
+
+def test_page_invalid_agent_name_is_refused_before_connecting(
+    console_page: Page, base_url: str
+) -> None:
+    page = console_page
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url) if "/api/" in r.url else None)
+    page.goto(f"{base_url}/?room=r1&identity=u1")
+    agent = page.get_by_test_id("agent-input")
+    for bad, needle in (("", "agent name is required"), ("my agent", "agent name may only use")):
+        agent.fill(bad)
+        page.get_by_test_id("connect-button").click()
+        expect(page.get_by_test_id("status")).to_contain_text(needle)
+    expect(page.get_by_test_id("connection-state")).to_have_text("disconnected")
+    assert requests == []

@@ -20,6 +20,7 @@ TESTIDS = [
     "connection-state",
     "room-input",
     "identity-input",
+    "agent-input",
     "agent-state",
     "ptt-button",
     "cancel-button",
@@ -109,6 +110,7 @@ def test_page_initial_states(client: TestClient) -> None:
 def test_page_passes_agent_name_and_no_secret(client: TestClient) -> None:
     html = client.get("/").text
     assert 'data-agent-name="ptt-agent"' in html
+    assert re.search(r'data-testid="agent-input"[^>]*value="ptt-agent"', html)
     assert 'data-access-key-required="false"' in html
     assert "access-key-input" not in html
     assert "secret" not in html.lower()

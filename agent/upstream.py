@@ -31,6 +31,10 @@ logger = logging.getLogger("ptt-upstream")
 DEFAULT_NAME = "ptt-upstream"
 
 
+def agent_name() -> str:
+    return os.environ.get("PTT_UPSTREAM_AGENT_NAME", DEFAULT_NAME)
+
+
 class UpstreamAgent(Agent):
     def __init__(self) -> None:
         super().__init__(instructions="You are a helpful assistant.")
@@ -103,7 +107,7 @@ def main() -> None:
         sys.exit(f"agent.upstream: {e}")
     if len(sys.argv) == 1:
         sys.argv.append("start")
-    cli.run_app(create_server(os.environ.get("PTT_UPSTREAM_AGENT_NAME", DEFAULT_NAME)))
+    cli.run_app(create_server(agent_name()))
 
 
 if __name__ == "__main__":

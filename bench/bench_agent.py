@@ -76,18 +76,20 @@ async def run_strategy(stt_url: str, strategy: str, turns: int, rtt: float) -> d
         "mean_release_to_final_ms": round(statistics.fmean(final), 1) if final else None,
         "words_lost": words_lost,
         "words_total": words_total,
+        "per_turn": {"ready_after_rpc_ms": [r - rtt * 1000 for r in ready], "final_ms": final},
     }
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--turns", type=int, default=20)
+    parser.add_argument("--turns", type=int, default=40)  # p95 of 20 is the maximum
     parser.add_argument("--rtt-ms", type=float, default=100)
     parser.add_argument("--out", default="bench-results/agent.json")
+    parser.add_argument("--strategy", choices=STRATEGIES, action="append", help="default: all")
     args = parser.parse_args()
     results = []
     with stt_service() as url:
-        for strategy in STRATEGIES:
+        for strategy in args.strategy or STRATEGIES:
             results.append(await run_strategy(url, strategy, args.turns, args.rtt_ms / 1000))
     print(
         f"{'strategy':<10} {'ready p50':>10} {'ready p95':>10} {'final p50':>10} "

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserType, Page
+from playwright.sync_api import Error as PlaywrightError
 
+from agent import upstream
 from e2e.browser import CHROMIUM, CHROMIUM_ARGS
 from e2e.console import Console
 from e2e.log_oracle import LogCursor, bad_records
@@ -23,6 +25,7 @@ PHRASES: dict[str, list[str]] = {
     "cancel": ["play some music", "close the door"],
     "turns": ["hello agent", "how many turns"],
     "first": ["hello agent", "turn on the lights"],
+    "silence": [],
 }
 
 
@@ -42,6 +45,14 @@ class Target:
         return self.stack.config.log_dir / f"{name}.log"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--upstream-agent",
+        default=None,
+        help="against a deployment: the name of an agent with only the upstream PTT methods",
+    )
+
+
 @pytest.fixture(scope="session")
 def target(
     pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
@@ -58,6 +69,18 @@ def target(
         yield Target(url=stack.config.web_url, stack=stack)
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="session")
+def upstream_agent(pytestconfig: pytest.Config, target: Target) -> str:
+    """Name of an agent with only start_turn/end_turn/cancel_turn: ours in the local
+    stack (agent/upstream.py), or `--upstream-agent NAME` for a deployment."""
+    name = pytestconfig.getoption("upstream_agent")
+    if name:
+        return str(name)
+    if target.stack is None or "upstream" not in target.stack.children:
+        pytest.skip("no upstream-style agent: pass --upstream-agent NAME")
+    return upstream.agent_name()
 
 
 @pytest.fixture(scope="session")
@@ -116,7 +139,9 @@ def launch_console(
     browsers: list[Browser] = []
     pages: list[Page] = []
 
-    def launch(clip: SpeechClip, *, room: str, identity: str = "qa-user") -> Console:
+    def launch(
+        clip: SpeechClip, *, room: str, identity: str = "qa-user", agent: str | None = None
+    ) -> Console:
         args = [*browser_type_launch_args["args"], f"--use-file-for-fake-audio-capture={clip.path}"]
         browser = browser_type.launch(**{**browser_type_launch_args, "args": args})
         browsers.append(browser)
@@ -125,13 +150,14 @@ def launch_console(
         page = context.new_page()
         pages.append(page)
         console = Console(page, base_url=target.url, clip=clip)
-        console.open(room=room, identity=identity)
+        console.open(room=room, identity=identity, agent=agent)
         return console
 
     yield launch
     failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
     out = Path(request.config.rootpath) / "test-artifacts" / request.node.name
     for i, page in enumerate(pages):
+        leave(page)
         if failed:
             out.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(out / f"page{i}.png"))
@@ -140,6 +166,20 @@ def launch_console(
             page.context.tracing.stop()
     for browser in browsers:
         browser.close()
+
+
+def leave(page: Page) -> None:
+    """Leave the room as a user would, so the server drops us at once and the agent
+    leaves soon after (closing the browser alone leaves a ghost for ~20 s)."""
+    button = page.get_by_test_id("disconnect-button")
+    try:
+        if button.is_enabled(timeout=1_000):
+            button.click(timeout=2_000)
+            page.get_by_test_id("connection-state").filter(has_text="disconnected").wait_for(
+                timeout=5_000
+            )
+    except PlaywrightError:
+        pass  # the page is broken or gone: closing the browser ends the session anyway
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -28,8 +28,11 @@ class Console:
     def el(self, test_id: str) -> Locator:
         return self.page.get_by_test_id(test_id)
 
-    def open(self, *, room: str, identity: str) -> None:
-        query = urlencode({"room": room, "identity": identity, "autoconnect": "1"})
+    def open(self, *, room: str, identity: str, agent: str | None = None) -> None:
+        params = {"room": room, "identity": identity, "autoconnect": "1"}
+        if agent is not None:
+            params["agent"] = agent  # dispatch this agent name instead of the default
+        query = urlencode(params)
         self.page.goto(f"{self.base_url}/?{query}")
         expect(self.el("connection-state")).to_have_text("connected", timeout=20_000)
 

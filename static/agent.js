@@ -28,13 +28,18 @@ export function pickAgent(participants) {
   );
 }
 
-/** The agent as the state holds it: {identity, state, paused, turnOwner, errors}. */
+/**
+ * The agent as the state holds it: {identity, state, paused, pausable, turnOwner, errors}.
+ * `pausable`: it publishes ptt.paused, so it offers pause/resume (an agent with only the
+ * upstream start_turn/end_turn/cancel_turn publishes none of our attributes).
+ */
 export function describeAgent(p) {
   const attrs = p.attributes ?? {};
   return {
     identity: p.identity,
     state: attrs[AGENT_STATE_ATTRIBUTE] || 'initializing',
     paused: attrs[PAUSED_ATTRIBUTE] === '1',
+    pausable: PAUSED_ATTRIBUTE in attrs,
     turnOwner: attrs[TURN_OWNER_ATTRIBUTE] || null,
     errors: ERRORS_ATTRIBUTE in attrs ? Number(attrs[ERRORS_ATTRIBUTE]) || 0 : null,
   };

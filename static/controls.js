@@ -3,6 +3,19 @@
 
 export const PAUSE_UNSUPPORTED_REASON =
   'This agent does not implement pause/resume (RPC 1400 UNSUPPORTED_METHOD).';
+export const UPSTREAM_ONLY_REASON =
+  'This agent offers only start_turn/end_turn/cancel_turn: pause and resume need an agent ' +
+  'that publishes ptt.paused.';
+
+/** Why this agent cannot be paused at all, or '' when it can (or it is too early to say). */
+export function pauseUnavailableReason(state) {
+  const agent = state.agent;
+  if (!agent) return '';
+  if (!state.pauseSupported) return PAUSE_UNSUPPORTED_REASON;
+  // until the framework has started the session, our agent has not published it yet
+  if (!agent.pausable) return agent.state === 'initializing' ? '' : UPSTREAM_ONLY_REASON;
+  return '';
+}
 
 /** Why the talk button cannot be used right now, or '' when it can. */
 export function pttBlockReason(state) {
@@ -30,11 +43,12 @@ export function controls(state) {
   const connected = state.connection === 'connected';
   const agent = state.agent;
   const pttReason = pttBlockReason(state);
-  const agentControl = connected && agent !== null;
+  // pause/resume: connected to an agent that publishes ptt.paused and did not refuse them
+  const pausable = connected && agent !== null && agent.pausable && state.pauseSupported;
 
-  let controlReason = '';
-  if (!state.pauseSupported) controlReason = PAUSE_UNSUPPORTED_REASON;
-  else if (state.busy.rebuild) controlReason = 'Rebuilding the agent…';
+  const controlReason = state.busy.rebuild
+    ? 'Rebuilding the agent…'
+    : pauseUnavailableReason(state);
 
   return {
     pttReason: pttReason || pttHint(state),
@@ -49,9 +63,8 @@ export function controls(state) {
       device: state.busy.device,
       ptt: pttReason !== '',
       cancel: !(state.held || state.turnOpen),
-      pause:
-        !agentControl || !state.pauseSupported || agent.paused || state.busy.pause || state.held,
-      resume: !agentControl || !state.pauseSupported || !agent.paused || state.busy.resume,
+      pause: !pausable || agent.paused || state.busy.pause || state.held,
+      resume: !pausable || !agent.paused || state.busy.resume,
       rebuild: !connected || state.busy.rebuild,
       exportLog: state.log.length === 0,
       clearLog: state.log.length === 0,

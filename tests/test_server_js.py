@@ -243,8 +243,11 @@ const base = {
   connection: 'connected', joined: { room: 'r', identity: 'me' }, micReady: true, micError: null,
   held: false, turnOpen: false, pauseSupported: true, log: [],
   busy: { connect: false, device: false, pause: false, resume: false, rebuild: false },
-  agent: { identity: 'ptt-agent', state: 'listening', paused: false, turnOwner: null },
+  agent: { identity: 'ptt-agent', state: 'listening', paused: false, pausable: true,
+           turnOwner: null },
 };
+const upstream = { identity: 'agent-AJ_x', state: 'listening', paused: false, pausable: false,
+                   turnOwner: null };
 const pick = (s) => {
   const c = controls(s);
   return { reason: c.pttReason, control: c.controlReason, ...c.disabled };
@@ -257,6 +260,9 @@ console.log(JSON.stringify({
   unsupported: pick({ ...base, pauseSupported: false }),
   busy: pick({ ...base, agent: { ...base.agent, turnOwner: 'other' } }),
   held: pick({ ...base, held: true }),
+  upstream: pick({ ...base, agent: upstream }),
+  upstreamStarting: pick({ ...base, agent: { ...upstream, state: 'initializing' } }),
+  upstreamRebuilding: pick({ ...base, agent: upstream, busy: { ...base.busy, rebuild: true } }),
 }));
 """,
     )
@@ -272,6 +278,18 @@ console.log(JSON.stringify({
     assert "1400" in out["unsupported"]["control"]
     assert out["busy"]["ptt"] is False and "other holds the turn" in out["busy"]["reason"]
     assert out["held"]["cancel"] is False and out["held"]["pause"] is True
+    assert out["ready"]["control"] == ""
+    # an agent with only the upstream RPCs: talking works, pause/resume are explained away
+    upstream = out["upstream"]
+    assert upstream["ptt"] is False and upstream["reason"] == ""
+    assert upstream["pause"] is True and upstream["resume"] is True
+    assert upstream["control"] == (
+        "This agent offers only start_turn/end_turn/cancel_turn: pause and resume need an "
+        "agent that publishes ptt.paused."
+    )
+    # still starting: no verdict yet, but no pause either
+    assert out["upstreamStarting"]["pause"] is True and out["upstreamStarting"]["control"] == ""
+    assert out["upstreamRebuilding"]["control"] == "Rebuilding the agent…"
 
 
 def test_log_levels_are_normalised(tmp_path: Path) -> None:
@@ -289,3 +307,43 @@ console.log(JSON.stringify({
     )
     assert out["levels"] == ["warn", "warn", "error", "error", "info", "info", "info"]
     assert out["size"] == 1000 and out["first"] == "m5" and out["last"] == "m1004"
+
+
+def test_agent_is_picked_and_described_from_attributes(tmp_path: Path) -> None:
+    out = run_module(
+        tmp_path,
+        """
+import { describeAgent, pickAgent } from 'STATIC/agent.js';
+const user = { identity: 'me', kind: 0, attributes: {} };
+const upstream = { identity: 'agent-AJ_1', kind: 4, attributes: { 'lk.agent.state': 'listening' } };
+const ours = { identity: 'ptt-agent', kind: 4, attributes: {
+  'lk.agent.state': 'speaking', 'push-to-talk': '1', 'ptt.paused': '0',
+  'ptt.turn_owner': 'me', 'ptt.errors': '2' } };
+const marked = { identity: 'bot', kind: 0, attributes: { 'push-to-talk': '1' } };
+console.log(JSON.stringify({
+  none: pickAgent([user]),
+  upstreamOnly: pickAgent([user, upstream]).identity,
+  prefersPtt: pickAgent([upstream, ours]).identity,
+  markedOnly: pickAgent([user, marked]).identity,
+  ours: describeAgent(ours),
+  upstream: describeAgent(upstream),
+  paused: describeAgent({ ...ours, attributes: { ...ours.attributes, 'ptt.paused': '1' } }),
+  fresh: describeAgent({ identity: 'a', kind: 4, attributes: {} }),
+}));
+""",
+    )
+    assert out["none"] is None
+    assert out["upstreamOnly"] == "agent-AJ_1"
+    assert out["prefersPtt"] == "ptt-agent"
+    assert out["markedOnly"] == "bot"
+    assert out["ours"] == {
+        "identity": "ptt-agent",
+        "state": "speaking",
+        "paused": False,
+        "pausable": True,
+        "turnOwner": "me",
+        "errors": 2,
+    }
+    assert out["upstream"]["pausable"] is False and out["upstream"]["errors"] is None
+    assert out["paused"]["paused"] is True and out["paused"]["pausable"] is True
+    assert out["fresh"]["state"] == "initializing"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 from collections.abc import Callable, Iterator
@@ -89,10 +90,16 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SpeechClip]:
     return {name: write_clip(folder, name, phrase) for name, phrase in PHRASES.items()}
 
 
+PAGE_AGENT_ERRORS = pytest.StashKey[list[str]]()
+AGENT_ERROR_ENTRIES = '[data-testid="event-entry"][data-source="agent"][data-level="error"]'
+
+
 @pytest.fixture(autouse=True)
 def log_oracle(request: pytest.FixtureRequest) -> Iterator[None]:
     """Fails the test that made an agent log an ERROR or a leaked/cancelled task.
 
+    Two sources: the agents' log files of the local stack, and (against any deployment
+    running our agent) the ERROR records the agent forwarded to each page's event log.
     A test that causes a failure on purpose names the records it expects with
     `@pytest.mark.expected_agent_errors(regex, ...)`; only those are let through.
     """
@@ -103,18 +110,16 @@ def log_oracle(request: pytest.FixtureRequest) -> Iterator[None]:
     cursors = [LogCursor(p) for p in map(target.log, AGENT_LOGS) if p is not None]
     for cursor in cursors:
         cursor.skip_to_end()
+    request.node.stash[PAGE_AGENT_ERRORS] = []
     yield
     expected = [
         re.compile(pattern)
         for mark in request.node.iter_markers("expected_agent_errors")
         for pattern in mark.args
     ]
-    bad = [
-        f"[{cursor.path.stem}] {line}"
-        for cursor in cursors
-        for line in bad_records(cursor.read_new())
-        if not any(p.search(line) for p in expected)
-    ]
+    found = [f"[{c.path.stem}.log] {line}" for c in cursors for line in bad_records(c.read_new())]
+    found += [f"[page] {text}" for text in request.node.stash[PAGE_AGENT_ERRORS]]
+    bad = [line for line in found if not any(p.search(line) for p in expected)]
     if bad:
         pytest.fail("an agent logged errors during this test:\n" + "\n".join(bad[:10]), False)
 
@@ -156,7 +161,11 @@ def launch_console(
     yield launch
     failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
     out = Path(request.config.rootpath) / "test-artifacts" / request.node.name
+    page_errors = request.node.stash.get(PAGE_AGENT_ERRORS, [])
     for i, page in enumerate(pages):
+        with contextlib.suppress(PlaywrightError):
+            texts = page.locator(AGENT_ERROR_ENTRIES).all_inner_texts()
+            page_errors += [" ".join(t.split()) for t in texts]  # time, source, message
         leave(page)
         if failed:
             out.mkdir(parents=True, exist_ok=True)

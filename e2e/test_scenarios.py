@@ -150,3 +150,22 @@ def test_press_while_agent_speaks_interrupts_it(
     console.press()
     console.expect_agent_state("listening", timeout=5_000)
     console.el("cancel-button").click()
+
+
+def test_pause_while_agent_speaks_cuts_its_audio(
+    launch_console: LaunchConsole, clips: dict[str, SpeechClip], request: pytest.FixtureRequest
+) -> None:
+    console = launch_console(clips["turns"], room=room_of(request))
+    console.expect_agent_state("listening")
+    console.speak_turn(1)  # "how many turns": a reply of about three seconds
+    console.expect_agent_state("speaking")
+    console.el("pause-button").click()
+    console.expect_agent_state("paused")
+    # the reply stops where it was: its text (synchronised with the audio) is cut short
+    reply = console.entries("agent", final=True)
+    expect(reply).to_have_count(1, timeout=15_000)
+    said = reply.inner_text()
+    assert said and "before" not in said, f"the whole reply played: {said!r}"
+    console.page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"agent-level\"]').value < 0.01"
+    )

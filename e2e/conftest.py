@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
@@ -39,6 +40,7 @@ class Target:
 
     url: str
     stack: Stack | None
+    access_key: str | None = None  # the deployment's PTT_ACCESS_KEY, if it has one
 
     def log(self, name: str) -> Path | None:
         if self.stack is None or self.stack.config.log_dir is None:
@@ -52,6 +54,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="against a deployment: the name of an agent with only the upstream PTT methods",
     )
+    parser.addoption(
+        "--access-key",
+        default=None,
+        help="against a deployment: its PTT_ACCESS_KEY (default: $PTT_ACCESS_KEY)",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +67,8 @@ def target(
 ) -> Iterator[Target]:
     deployment = pytestconfig.getoption("base_url", default=None)
     if deployment:
-        yield Target(url=str(deployment).rstrip("/"), stack=None)
+        key = pytestconfig.getoption("access_key") or os.environ.get("PTT_ACCESS_KEY") or None
+        yield Target(url=str(deployment).rstrip("/"), stack=None, access_key=key)
         return
     log_dir = Path(pytestconfig.rootpath) / "test-artifacts" / "stack-logs"
     shutil.rmtree(log_dir, ignore_errors=True)
@@ -155,7 +163,7 @@ def launch_console(
         page = context.new_page()
         pages.append(page)
         console = Console(page, base_url=target.url, clip=clip)
-        console.open(room=room, identity=identity, agent=agent)
+        console.open(room=room, identity=identity, agent=agent, access_key=target.access_key)
         return console
 
     yield launch

@@ -28,13 +28,30 @@ class Console:
     def el(self, test_id: str) -> Locator:
         return self.page.get_by_test_id(test_id)
 
-    def open(self, *, room: str, identity: str, agent: str | None = None) -> None:
-        params = {"room": room, "identity": identity, "autoconnect": "1"}
+    def open(
+        self, *, room: str, identity: str, agent: str | None = None, access_key: str | None = None
+    ) -> None:
+        params = {"room": room, "identity": identity}
         if agent is not None:
             params["agent"] = agent  # dispatch this agent name instead of the default
-        query = urlencode(params)
-        self.page.goto(f"{self.base_url}/?{query}")
-        expect(self.el("connection-state")).to_have_text("connected", timeout=20_000)
+        if access_key is None:
+            params["autoconnect"] = "1"
+        self.page.goto(f"{self.base_url}/?{urlencode(params)}")
+        if access_key is not None:  # typed, never put in the URL
+            self.el("access-key-input").fill(access_key)
+            self.el("connect-button").click()
+        state = self.el("connection-state")
+        # joined, or refused: the page's status says why (e.g. a missing access key)
+        self.page.wait_for_function(
+            """() => {
+                const s = document.querySelector('[data-testid="connection-state"]');
+                const status = document.querySelector('[data-testid="status"]');
+                return s.textContent === 'connected' || status.dataset.level === 'error';
+            }""",
+            timeout=20_000,
+        )
+        status = self.el("status")
+        assert state.inner_text() == "connected", f"could not join: {status.inner_text()}"
 
     def expect_agent_state(self, state: str, timeout: float = 30_000) -> None:
         expect(self.el("agent-state")).to_have_text(state, timeout=timeout)

@@ -19,8 +19,13 @@ T = TypeVar("T")
 
 
 class Participant:
-    def __init__(self, base_url: str, *, room: str, identity: str) -> None:
+    def __init__(
+        self, base_url: str, *, room: str, identity: str, access_key: str | None = None
+    ) -> None:
         self._base_url = base_url
+        self._headers = {"Content-Type": "application/json"}
+        if access_key:
+            self._headers["X-Access-Key"] = access_key
         self._room_name = room
         self._identity = identity
         self._loop = asyncio.new_event_loop()
@@ -34,9 +39,8 @@ class Participant:
 
     def join(self) -> None:
         body = json.dumps({"room": self._room_name, "identity": self._identity}).encode()
-        req = urllib.request.Request(
-            f"{self._base_url}/api/token", data=body, headers={"Content-Type": "application/json"}
-        )
+        url = f"{self._base_url}/api/token"
+        req = urllib.request.Request(url, data=body, headers=self._headers)
         with urllib.request.urlopen(req, timeout=10) as resp:
             grant = json.loads(resp.read())
 

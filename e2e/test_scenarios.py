@@ -18,7 +18,9 @@ TURN_BUSY = 4409
 
 @pytest.fixture
 def second(target: Target, request: pytest.FixtureRequest) -> Iterator[Participant]:
-    p = Participant(target.url, room=room_of(request), identity="qa-second")
+    p = Participant(
+        target.url, room=room_of(request), identity="qa-second", access_key=target.access_key
+    )
     yield p
     p.leave()
 

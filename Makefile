@@ -1,7 +1,7 @@
 # The two commands that matter: `make run` and `make test`. Both set up what is missing first.
 VENV := .venv/bin
 
-.PHONY: setup run test lint bench e2e unit clean
+.PHONY: setup run test lint bench e2e unit screenshot clean
 
 setup:
 	@scripts/setup.sh
@@ -25,6 +25,9 @@ e2e: setup
 
 bench: setup
 	@scripts/bench.sh
+
+screenshot: setup
+	PYTHONPATH=. $(VENV)/python scripts/screenshot.py
 
 clean:
 	rm -rf .venv node_modules .pytest_cache test-results bench-results

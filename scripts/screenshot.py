@@ -1,0 +1,53 @@
+"""Take the README's screenshot: the console mid-turn, on a stack of its own.
+
+    .venv/bin/python scripts/screenshot.py [docs/console-mid-turn.png]
+
+Starts the whole stack on free ports, opens the console in Debian's Chromium with the
+fake microphone playing two phrases, completes one turn, then holds the talk button
+through the next phrase and shoots while the interim transcript is on screen.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from playwright.sync_api import expect, sync_playwright
+
+from e2e.browser import CHROMIUM, CHROMIUM_ARGS
+from e2e.console import Console
+from e2e.speech import write_clip
+from stack.supervisor import Stack, StackConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "console-mid-turn.png"
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = write_clip(Path(tmp), "demo", ["hello agent", "turn on the lights"])
+        with Stack(StackConfig.ephemeral(Path(tmp) / "logs"), echo=None) as stack:
+            with sync_playwright() as pw:
+                args = [*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={clip.path}"]
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=args)
+                page = browser.new_page(viewport={"width": 1280, "height": 1000})
+                console = Console(page, base_url=stack.config.web_url, clip=clip)
+                console.open(room="readme-demo", identity="developer")
+                console.expect_agent_state("listening")
+                console.speak_turn(0)
+                console.expect_agent_reply(1)
+                console.expect_agent_state("listening")
+
+                def shoot() -> None:
+                    interim = console.entries("user", final=False)
+                    expect(interim.last).to_contain_text("turn", timeout=10_000)
+                    page.screenshot(path=str(out), full_page=True)
+
+                console.speak_turn(1, during=shoot)
+                browser.close()
+    print(f"saved {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -15,7 +15,7 @@ test: setup
 lint: setup
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
-	$(VENV)/mypy server agent stack stt_service
+	$(VENV)/mypy server agent stack stt_service e2e bench scripts
 
 unit: setup
 	$(VENV)/pytest -m unit

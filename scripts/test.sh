@@ -8,7 +8,7 @@ echo "==> ruff"
 $VENV/ruff check .
 $VENV/ruff format --check .
 echo "==> mypy"
-$VENV/mypy server agent stack stt_service
+$VENV/mypy server agent stack stt_service e2e bench scripts
 echo "==> pytest"
 set +e
 $VENV/pytest "$@"

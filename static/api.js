@@ -24,12 +24,17 @@ export function formProblem(form, accessKeyRequired) {
   return '';
 }
 
-/** POST JSON; resolves to the answer's JSON, throws Error(message from the server). */
+/** POST JSON; resolves to the answer's JSON, throws Error(message from the server) with
+ *  `status` set for an HTTP error. */
 export async function postJson(path, body, accessKey) {
   const headers = { 'Content-Type': 'application/json' };
   if (accessKey) headers[ACCESS_KEY_HEADER] = accessKey;
   const response = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body) });
   const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(data.error || `HTTP ${response.status}`);
+  if (!response.ok) {
+    const err = new Error(data.error || `HTTP ${response.status}`);
+    err.status = response.status;
+    throw err;
+  }
   return data;
 }

@@ -1,6 +1,8 @@
 // Decides every control's `disabled` flag and the reasons shown next to them.
 // Pure: reads the state object, touches nothing.
 
+import { AGENT_WAIT_MS } from './agent-wait.js';
+
 export const PAUSE_UNSUPPORTED_REASON =
   'This agent does not implement pause/resume (RPC 1400 UNSUPPORTED_METHOD).';
 export const UPSTREAM_ONLY_REASON =
@@ -17,11 +19,26 @@ export function pauseUnavailableReason(state) {
   return '';
 }
 
+/** Why there is no agent to talk to: still waiting, or waited long enough to say why. */
+export function noAgentReason(state) {
+  const name = state.joined?.agent;
+  if (!name) return 'No agent in the room yet.';
+  if (!state.agentMissing) return `No agent in the room yet: waiting for ${name} to join…`;
+  return (
+    `No agent has joined after ${AGENT_WAIT_MS / 1000} s. Joining dispatches ${name} only ` +
+    'when it creates the room (this room may have existed already), and only a worker ' +
+    `registered as ${name} can come. Rebuild agent dispatches it now.`
+  );
+}
+
 /** Why the talk button cannot be used right now, or '' when it can. */
 export function pttBlockReason(state) {
   if (state.connection === 'disconnected') return 'Connect to a room to talk.';
+  if (state.rejoin) {
+    return `Connection lost: rejoining ${state.rejoin.room} (attempt ${state.rejoin.attempt})…`;
+  }
   if (state.connection !== 'connected') return `Not connected (${state.connection}).`;
-  if (!state.agent) return 'No agent in the room yet.';
+  if (!state.agent) return noAgentReason(state);
   if (state.agent.paused) return 'The agent is paused: resume it to talk.';
   if (state.micError) return `Microphone unavailable: ${state.micError}`;
   if (!state.micReady) return 'Microphone is starting…';

@@ -1,13 +1,44 @@
 // Joining and leaving a room: token from the server, connect, publish the muted
-// microphone; and the teardown that leaves everything as it was before joining.
+// microphone; the teardown that leaves everything as it was before joining; and the
+// rejoin that follows a disconnection nobody asked for (see rejoin.js for when).
 
 import { formProblem, postJson } from './api.js';
+import { finalReason, isPermanent, rejoinDelay, shouldRejoin } from './rejoin.js';
 import { connectionReset } from './state.js';
 
-/** app: {state, update, log, setStatus, session, audio, talk, view, refreshDevices}. */
+/** app: {state, update, log, setStatus, session, audio, talk, view, agentWait,
+ *  refreshDevices}. */
 export function createJoin(app) {
   const { state, update, log, setStatus, session } = app;
   let generation = 0; // bumped on every connect/disconnect so late callbacks are ignored
+  let rejoinTimer = null;
+
+  /** Token, connect, publish the muted mic. Throws when the token or the connection
+   *  fails; a microphone failure is reported and leaves the page connected. */
+  async function enter({ room, identity, agent }, gen) {
+    const body = { room, identity, agent };
+    const grant = await postJson('/api/token', body, state.form.accessKey);
+    if (gen !== generation) return false;
+    await session.connect({ url: grant.url, token: grant.token });
+    if (gen !== generation) return false;
+    state.joined = { room: grant.room, identity: grant.identity, agent: grant.agent };
+    state.connection = 'connected';
+    state.rejoin = null;
+    app.agentWait.check();
+    update();
+    try {
+      await session.publishMicrophone(state.form.deviceId);
+      if (gen !== generation) return false;
+      state.micReady = true;
+      log('info', 'microphone published, muted until you talk');
+    } catch (err) {
+      if (gen !== generation) return false;
+      state.micError = err.message;
+      log('error', `microphone failed: ${err.message}`, { name: err.name });
+      setStatus('error', `Microphone failed: ${err.message}`);
+    }
+    return true;
+  }
 
   async function connect() {
     if (state.connection !== 'disconnected' || state.busy.connect) return;
@@ -23,17 +54,11 @@ export function createJoin(app) {
     state.busy.connect = true;
     state.connection = 'connecting';
     setStatus('info', `Connecting to ${room}…`);
-    log('info', `connecting to room ${room} as ${identity}`);
+    log('info', `connecting to room ${room} as ${identity} (agent ${agent})`);
     try {
-      const body = { room, identity, agent };
-      const grant = await postJson('/api/token', body, state.form.accessKey);
-      if (gen !== generation) return;
-      await session.connect({ url: grant.url, token: grant.token });
-      if (gen !== generation) return;
-      state.joined = { room: grant.room, identity: grant.identity, agent: grant.agent };
-      state.connection = 'connected';
-      log('info', `connected to ${grant.room} as ${grant.identity}`);
-      setStatus('info', `Connected to ${grant.room}.`);
+      if (!(await enter({ room, identity, agent }, gen))) return;
+      log('info', `connected to ${room} as ${identity}`);
+      if (state.status.level !== 'error') setStatus('info', `Connected to ${room}.`);
     } catch (err) {
       if (gen !== generation) return;
       log('error', `connect failed: ${err.message}`);
@@ -45,27 +70,24 @@ export function createJoin(app) {
       state.busy.connect = false;
       update();
     }
-    try {
-      await session.publishMicrophone(state.form.deviceId);
-      if (gen !== generation) return;
-      state.micReady = true;
-      log('info', 'microphone published, muted until you talk');
-    } catch (err) {
-      if (gen !== generation) return;
-      state.micError = err.message;
-      log('error', `microphone failed: ${err.message}`, { name: err.name });
-      setStatus('error', `Microphone failed: ${err.message}`);
-    }
     await app.refreshDevices();
   }
 
-  async function teardown() {
+  /** Leave the room. With `rejoin` ({room, identity, agent, attempt}: what to rejoin),
+   *  the transcript and the turns are kept and the connection shows as reconnecting. */
+  async function teardown(rejoin = null) {
+    clearTimeout(rejoinTimer);
+    rejoinTimer = null;
+    app.agentWait.stop();
     app.talk.abort();
     app.audio.meterMic(null);
     app.audio.meterAgent(null);
     app.view.attachAgentAudio(null);
-    const keep = { form: state.form, devices: state.devices, status: state.status, log: state.log };
-    Object.assign(state, connectionReset(), keep);
+    const { form, devices, status, log: entries, transcript, turn, turns, agentMetrics } = state;
+    const kept = rejoin
+      ? { transcript, turn, turns, agentMetrics, connection: 'reconnecting', rejoin }
+      : {};
+    Object.assign(state, connectionReset(), { form, devices, status, log: entries }, kept);
     update();
     try {
       await session.disconnect();
@@ -77,17 +99,63 @@ export function createJoin(app) {
   async function disconnect() {
     if (state.connection === 'disconnected') return;
     generation += 1;
-    log('info', 'disconnecting');
+    log('info', state.rejoin ? 'disconnecting: no more rejoin attempts' : 'disconnecting');
     await teardown();
     setStatus('info', 'Disconnected.');
   }
 
   /** The room was left without the user asking (`reason`: a DisconnectReason name). */
   function lost(reason) {
-    log('warn', `disconnected by the server (${reason})`, { reason }, 'livekit');
-    setStatus('warn', `Disconnected (${reason}).`);
     generation += 1;
-    teardown();
+    if (!shouldRejoin(reason)) {
+      const why = finalReason(reason);
+      log('warn', `disconnected (${reason}): ${why}; not rejoining`, { reason }, 'livekit');
+      setStatus('warn', `Disconnected: ${why}.`);
+      teardown();
+      return;
+    }
+    const { room, identity, agent } = state.joined;
+    const target = { room, identity, agent };
+    const gen = generation;
+    log('warn', `disconnected (${reason}): rejoining ${room}`, { reason }, 'livekit');
+    setStatus('warn', `Disconnected (${reason}): rejoining ${room}…`);
+    teardown({ ...target, attempt: 1 }).then(() => scheduleRejoin(target, 1, gen));
+  }
+
+  function scheduleRejoin(target, n, gen) {
+    if (gen !== generation) return;
+    state.rejoin = { ...target, attempt: n };
+    update();
+    rejoinTimer = setTimeout(() => rejoin(target, n, gen), rejoinDelay(n));
+  }
+
+  async function rejoin(target, n, gen) {
+    rejoinTimer = null;
+    if (gen !== generation) return;
+    log('info', `rejoin attempt ${n}: ${target.room} as ${target.identity}`, { attempt: n });
+    try {
+      if (!(await enter(target, gen))) return;
+      log('info', `rejoined ${target.room} (attempt ${n})`, { attempt: n });
+      if (state.status.level !== 'error') setStatus('info', `Rejoined ${target.room}.`);
+      await app.refreshDevices();
+    } catch (err) {
+      if (gen !== generation) return;
+      await teardown({ ...target, attempt: n + 1 });
+      if (gen !== generation) return;
+      if (isPermanent(err)) {
+        log('error', `rejoin attempt ${n} failed: ${err.message}; giving up`, { attempt: n });
+        setStatus('error', `Rejoin failed: ${err.message}`);
+        generation += 1;
+        Object.assign(state, { connection: 'disconnected', rejoin: null });
+        update();
+        return;
+      }
+      const next = rejoinDelay(n + 1) / 1000;
+      log('warn', `rejoin attempt ${n} failed: ${err.message}; next in ${next} s`, {
+        attempt: n,
+      });
+      scheduleRejoin(target, n + 1, gen);
+    }
   }
 
   return {

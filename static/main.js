@@ -3,6 +3,7 @@
 // parts may refer to each other. Every change goes through update(), which schedules one
 // render(state).
 
+import { createAgentWait } from './agent-wait.js';
 import { createAudio } from './audio.js';
 import { createIntents } from './intents.js';
 import { createJoin } from './join.js';
@@ -39,6 +40,7 @@ app.turns = createTurns(app);
 app.audio = createAudio(app, () => app.turns.markAfterRelease('releaseToAudio'));
 app.session = createSession(createRoomEvents(app), createStreamHandlers(app));
 app.talk = createTalk(app);
+app.agentWait = createAgentWait(app);
 app.join = createJoin(app);
 app.intents = createIntents(app);
 app.startAudio = app.intents.startAudio;

@@ -24,6 +24,7 @@ export function createRoomEvents(app) {
   return {
     onConnectionState(s) {
       if (state.connection === s || (s === 'disconnected' && !state.joined)) return;
+      if (state.rejoin) return; // a rejoin attempt: the page shows reconnecting until it is in
       state.connection = s;
       livekitLog(s === 'reconnecting' ? 'warn' : 'info', `connection ${s}`);
       app.talk.guard();
@@ -41,6 +42,7 @@ export function createRoomEvents(app) {
         logAgentChanges(log, prev, agent);
       }
       state.agent = agent;
+      app.agentWait.check();
       app.talk.guard();
       update();
     },

@@ -14,6 +14,8 @@ export function connectionReset() {
   return {
     connection: 'disconnected',
     joined: null, // {room, identity, agent} once connected (agent: the name dispatched)
+    rejoin: null, // {room, identity, agent, attempt} while rejoining on our own
+    agentMissing: false, // connected, and no agent has been in the room for a while
     agent: null, // {identity, state, paused}
     micReady: false,
     micError: null,

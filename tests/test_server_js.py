@@ -347,3 +347,81 @@ console.log(JSON.stringify({
     assert out["upstream"]["pausable"] is False and out["upstream"]["errors"] is None
     assert out["paused"]["paused"] is True and out["paused"]["pausable"] is True
     assert out["fresh"]["state"] == "initializing"
+
+
+def test_rejoin_only_after_failures_with_bounded_backoff(tmp_path: Path) -> None:
+    out = run_module(
+        tmp_path,
+        """
+import { shouldRejoin, finalReason, rejoinDelay, isPermanent } from 'STATIC/rejoin.js';
+const reasons = ['unknown', 'UNKNOWN_REASON', 'CLIENT_INITIATED', 'DUPLICATE_IDENTITY',
+  'SERVER_SHUTDOWN', 'PARTICIPANT_REMOVED', 'ROOM_DELETED', 'STATE_MISMATCH', 'JOIN_FAILURE',
+  'MIGRATION', 'SIGNAL_CLOSE', 'ROOM_CLOSED', 'USER_UNAVAILABLE', 'USER_REJECTED',
+  'SIP_TRUNK_FAILURE', 'CONNECTION_TIMEOUT', 'MEDIA_FAILURE', 'AGENT_ERROR', 'SOMETHING_NEW'];
+const status = (s) => Object.assign(new Error('x'), { status: s });
+console.log(JSON.stringify({
+  rejoin: reasons.filter(shouldRejoin),
+  delays: [1, 2, 3, 4, 5, 6, 7, 50].map(rejoinDelay),
+  duplicate: finalReason('DUPLICATE_IDENTITY'),
+  removed: finalReason('PARTICIPANT_REMOVED'),
+  other: finalReason('SIP_TRUNK_FAILURE'),
+  permanent: [status(400), status(401), status(404), status(408), status(429), status(500),
+              status(502), new Error('Failed to fetch')].map(isPermanent),
+}));
+""",
+    )
+    # a failure of the server or the network: try again; a decision about this participant
+    # (left, replaced by the same identity, removed, rejected) or an unknown reason: stay out
+    assert out["rejoin"] == [
+        "unknown",
+        "UNKNOWN_REASON",
+        "SERVER_SHUTDOWN",
+        "ROOM_DELETED",
+        "STATE_MISMATCH",
+        "JOIN_FAILURE",
+        "MIGRATION",
+        "SIGNAL_CLOSE",
+        "ROOM_CLOSED",
+        "CONNECTION_TIMEOUT",
+        "MEDIA_FAILURE",
+    ]
+    assert out["delays"] == [500, 1000, 2000, 4000, 8000, 8000, 8000, 8000]
+    assert "same identity" in out["duplicate"] and "removed" in out["removed"]
+    assert "SIP_TRUNK_FAILURE" in out["other"]
+    assert out["permanent"] == [True, True, True, False, False, False, False, False]
+
+
+def test_controls_explain_rejoin_and_a_missing_agent(tmp_path: Path) -> None:
+    out = run_module(
+        tmp_path,
+        """
+import { controls } from 'STATIC/controls.js';
+const base = {
+  connection: 'connected', joined: { room: 'r', identity: 'me', agent: 'my-agent' },
+  rejoin: null, agentMissing: false, micReady: true, micError: null, held: false,
+  turnOpen: false, pauseSupported: true, log: [], agent: null,
+  busy: { connect: false, device: false, pause: false, resume: false, rebuild: false },
+};
+const pick = (s) => {
+  const c = controls(s);
+  return { reason: c.pttReason, ...c.disabled };
+};
+console.log(JSON.stringify({
+  waiting: pick(base),
+  missing: pick({ ...base, agentMissing: true }),
+  rejoining: pick({ ...base, connection: 'reconnecting', joined: null,
+                    rejoin: { room: 'r', identity: 'me', agent: 'my-agent', attempt: 3 } }),
+}));
+""",
+    )
+    assert out["waiting"]["ptt"] is True
+    assert out["waiting"]["reason"] == "No agent in the room yet: waiting for my-agent to join…"
+    assert out["waiting"]["rebuild"] is False
+    missing = out["missing"]["reason"]
+    assert missing.startswith("No agent has joined after 10 s.")
+    assert "Rebuild agent dispatches it now" in missing and "my-agent" in missing
+    assert out["missing"]["rebuild"] is False
+    rejoining = out["rejoining"]
+    assert rejoining["reason"] == "Connection lost: rejoining r (attempt 3)…"
+    assert rejoining["ptt"] is True and rejoining["disconnect"] is False
+    assert rejoining["connect"] is True and rejoining["room"] is True

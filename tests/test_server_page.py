@@ -48,6 +48,8 @@ MODULES = [
     "state.js",
     "api.js",
     "join.js",
+    "rejoin.js",
+    "agent-wait.js",
     "room.js",
     "room-events.js",
     "agent.js",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from urllib.parse import urlencode
 
@@ -197,3 +198,37 @@ class Console:
 
     def agent_peak(self) -> float:
         return float(self.el("agent-level").get_attribute("data-peak") or 0)
+
+    # == controls (e2e/test_controls.py) ==============================================
+    # Talking by any means: hold_through() times a turn like speak_turn() does, with the
+    # press and the release given (Space, touch, a pointer leaving the button, …).
+
+    def hold_through(
+        self,
+        press: Callable[[], None],
+        release: Callable[[], None],
+        segment: int = 0,
+        *,
+        after: float = 0.3,
+        midway: bool = False,
+    ) -> None:
+        """`press()` in the silence before phrase `segment`, `release()` `after` s after
+        it ends (with `midway`: halfway through it); each waits for its own effect."""
+        previous = (segment - 1) % len(self.clip.segments)
+        end_prev = self._wait_burst(previous, after=self._now(), edge="end")
+        press()
+        if midway:
+            start = self._wait_burst(segment, after=end_prev, edge="start")
+            seg = self.clip.segments[segment]
+            self._wait_until(start + (seg.end - seg.start) / 2 * 1000)
+        else:
+            end = self._wait_burst(segment, after=end_prev, edge="end")
+            self._wait_until(end + after * 1000)
+        release()
+
+    def rpc_entries(self, method: str, outcome: str = "ok") -> Locator:
+        """Event log entries of RPC `method` that ended with `outcome` ("ok"/"failed")."""
+        return self.el("event-log").locator(
+            '[data-testid="event-entry"][data-source="rpc"]',
+            has_text=re.compile(rf"rpc {method} {outcome}\b"),
+        )

@@ -4,6 +4,8 @@ the RPCs in the event log with their result, aria-pressed, transcripts, agent st
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import Locator, Route, expect
@@ -41,21 +43,31 @@ def log_entries(console: Console, text: str | re.Pattern[str], level: str = "") 
     return entries.filter(has_text=text)
 
 
+OpenConsole = Callable[[str], Console]
+
+
 @pytest.fixture
-def ready_console(
+def listening(
     launch_console: LaunchConsole, clips: dict[str, SpeechClip], request: pytest.FixtureRequest
-) -> Console:
-    """The console in this test's room (room_of(request)) with the agent ready."""
-    console = launch_console(clips["door"], room=room_of(request))
-    expect_agent_ready(console)
-    return console
+) -> OpenConsole:
+    """Opens the console in this test's room, its mic playing clip `name`, and waits until
+    the agent listens."""
+
+    def open_console(name: str) -> Console:
+        console = launch_console(clips[name], room=room_of(request))
+        console.expect_agent_state("listening")
+        return console
+
+    return open_console
 
 
-def expect_agent_ready(console: Console) -> None:
-    """The agent listens and its audio track reached the page: it has finished joining
-    (deleting the room earlier races its publisher's negotiation in the Rust SDK)."""
-    console.expect_agent_state("listening")
+@pytest.fixture
+def ready_console(listening: OpenConsole) -> Console:
+    """The console with the agent listening and its audio track on the page: the agent
+    has finished joining (deleting the room earlier races its publisher's negotiation)."""
+    console = listening("door")
     expect(console.el("agent-audio")).to_have_attribute("data-track", "subscribed")
+    return console
 
 
 def wait_page_clock(console: Console, page_ms: float) -> None:
@@ -79,14 +91,10 @@ def second_tab(console: Console, *, identity: str) -> Console:
 
 @pytest.mark.expected_agent_errors(ROOM_DELETED_IN_AGENT)
 def test_rejoin_after_the_server_deletes_the_room_keeps_transcript_and_talks(
-    launch_console: LaunchConsole,
-    clips: dict[str, SpeechClip],
-    admin: RoomAdmin,
-    request: pytest.FixtureRequest,
+    listening: OpenConsole, admin: RoomAdmin, request: pytest.FixtureRequest
 ) -> None:
     room = room_of(request)
-    console = launch_console(clips["turns"], room=room)
-    console.expect_agent_state("listening")
+    console = listening("turns")
     console.speak_turn(0)
     console.expect_user_final("hello agent")
     console.expect_agent_reply(1)
@@ -128,11 +136,8 @@ def test_removed_participant_does_not_rejoin(
     expect(console.el("agent-state")).to_have_text("absent")
 
 
-def test_same_identity_in_another_tab_takes_over_without_a_loop(
-    launch_console: LaunchConsole, clips: dict[str, SpeechClip], request: pytest.FixtureRequest
-) -> None:
-    console = launch_console(clips["door"], room=room_of(request))
-    console.expect_agent_state("listening")
+def test_same_identity_in_another_tab_takes_over_without_a_loop(listening: OpenConsole) -> None:
+    console = listening("door")
 
     other = second_tab(console, identity="qa-user")
 
@@ -195,3 +200,300 @@ def test_rejoin_gives_up_when_the_token_is_refused(
     expect(console.el("connection-state")).to_have_text("disconnected")
     expect(console.el("status")).to_contain_text("Rejoin failed: missing or wrong X-Access-Key")
     expect(console.el("connect-button")).to_be_enabled()
+
+
+# -- talking ------------------------------------------------------------------------------
+
+
+def expect_one_answered_turn(console: Console, phrase: str) -> None:
+    """One turn: start_turn and end_turn each sent once and answered ok, nothing cancelled,
+    the phrase transcribed and the agent's reply on the page."""
+    console.expect_user_final(phrase)
+    console.expect_agent_reply(1)
+    expect(console.rpc_entries("start_turn")).to_have_count(1)
+    expect(console.rpc_entries("end_turn")).to_have_count(1)
+    expect(console.rpc_entries("cancel_turn")).to_have_count(0)
+
+
+def test_space_held_talks_and_key_repeat_sends_one_start_turn(listening: OpenConsole) -> None:
+    console = listening("lights")
+    keyboard = console.page.keyboard
+    console.page.evaluate(
+        """() => {
+            window.__repeats = 0;
+            document.addEventListener('keydown', (e) => { if (e.repeat) window.__repeats++; });
+        }"""
+    )
+
+    def press() -> None:
+        keyboard.down("Space")
+        expect(console.el("ptt-button")).to_have_attribute("aria-pressed", "true")
+        expect(console.rpc_entries("start_turn")).to_have_count(1)
+        for _ in range(20):  # a held key repeats: keydown events with repeat = true
+            keyboard.down("Space")
+
+    def release() -> None:
+        keyboard.up("Space")
+        expect(console.el("ptt-button")).to_have_attribute("aria-pressed", "false")
+
+    console.hold_through(press, release)
+
+    assert console.page.evaluate("window.__repeats") == 20  # the repeats did arrive
+    expect_one_answered_turn(console, "turn on the lights")
+    expect(console.el("event-log").locator('[data-source="rpc"]')).to_have_count(2)
+
+
+def test_space_in_a_field_does_not_talk(listening: OpenConsole) -> None:
+    console = listening("door")
+    expect(console.el("ptt-button")).to_be_enabled()
+    # room, identity and agent name are locked while connected: the microphone choice is
+    # the field that takes keys now (Space opens it)
+    field = console.el("device-select")
+    field.focus()
+    console.page.keyboard.down("Space")
+    expect(console.el("ptt-button")).to_have_attribute("aria-pressed", "false")
+    console.page.keyboard.up("Space")
+    console.page.keyboard.press("Escape")
+    expect(console.rpc_entries("start_turn")).to_have_count(0)
+
+    # the same key outside the field talks
+    field.evaluate("(el) => el.blur()")
+    console.page.keyboard.down("Space")
+    expect(console.el("ptt-button")).to_have_attribute("aria-pressed", "true")
+    expect(console.rpc_entries("start_turn")).to_have_count(1)
+    console.page.keyboard.up("Space")
+    expect(console.rpc_entries("end_turn")).to_have_count(1)
+
+
+def test_touch_hold_talks(listening: OpenConsole) -> None:
+    console = listening("lights")
+    page = console.page
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 1})
+    page.evaluate(
+        """() => {
+            window.__pointerTypes = [];
+            document.querySelector('[data-testid="ptt-button"]').addEventListener(
+                'pointerdown', (e) => window.__pointerTypes.push(e.pointerType));
+        }"""
+    )
+    box = console.el("ptt-button").bounding_box()
+    assert box is not None
+    point = {"x": box["x"] + box["width"] / 2, "y": box["y"] + box["height"] / 2}
+
+    def press() -> None:
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [point]})
+        expect(console.el("ptt-button")).to_have_attribute("aria-pressed", "true")
+
+    def release() -> None:
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        expect(console.el("ptt-button")).to_have_attribute("aria-pressed", "false")
+
+    console.hold_through(press, release)
+
+    assert page.evaluate("window.__pointerTypes") == ["touch"]
+    expect_one_answered_turn(console, "turn on the lights")
+
+
+def test_pointer_released_off_the_button_ends_the_turn(listening: OpenConsole) -> None:
+    console = listening("lights")
+    mouse = console.page.mouse
+    button = console.el("ptt-button")
+    box = button.bounding_box()
+    assert box is not None
+    elsewhere = (box["x"] + box["width"] / 2, box["y"] + box["height"] + 250)
+
+    def press() -> None:
+        button.hover()
+        mouse.down()
+        expect(button).to_have_attribute("aria-pressed", "true")
+        mouse.move(*elsewhere, steps=5)  # the pointer leaves while the phrase plays
+        hovered = console.page.evaluate(
+            "([x, y]) => document.elementFromPoint(x, y)?.dataset.testid ?? null", elsewhere
+        )
+        assert hovered != "ptt-button"
+
+    def release() -> None:
+        expect(button).to_have_attribute("aria-pressed", "true")  # still talking
+        mouse.up()
+        expect(button).to_have_attribute("aria-pressed", "false")
+
+    console.hold_through(press, release)
+    expect_one_answered_turn(console, "turn on the lights")
+
+
+# -- cancelling ---------------------------------------------------------------------------
+
+
+def expect_cancelled_turn_then_next_turn_answered(console: Console) -> None:
+    """The first turn was cancelled (cancel_turn ok, no end_turn); phrase 1 then makes a
+    normal turn, and the only agent reply belongs to it: nothing answered the first."""
+    expect(console.rpc_entries("cancel_turn")).to_have_count(1)
+    expect(console.rpc_entries("end_turn")).to_have_count(0)
+    expect(console.el("metrics").locator('tr[data-turn="1"]')).to_have_attribute(
+        "data-outcome", "cancelled"
+    )
+    console.speak_turn(1)
+    console.expect_user_final("close the door")
+    console.expect_agent_reply(1)
+    expect(console.entries("agent").first).to_have_attribute("data-turn", "2")
+
+
+def test_escape_while_holding_cancels(listening: OpenConsole) -> None:
+    console = listening("cancel")
+    console.cancel_mid_phrase(0)
+    expect(console.el("event-log")).to_contain_text("turn cancelled: Esc")
+    expect_cancelled_turn_then_next_turn_answered(console)
+
+
+# Playwright's Chromium keeps every page focused and visible (another tab brought to the
+# front changes nothing), so the page is told what a browser tells it: a window blur, or
+# the document turning hidden.
+@pytest.mark.parametrize("how", ["blur", "hidden"])
+def test_focus_loss_while_holding_cancels(listening: OpenConsole, how: str) -> None:
+    console = listening("cancel")
+    page = console.page
+    button = console.el("ptt-button")
+
+    def lose_focus() -> None:
+        if how == "blur":
+            page.evaluate("window.dispatchEvent(new FocusEvent('blur'))")
+        else:
+            page.evaluate(
+                """() => {
+                    Object.defineProperty(document, 'visibilityState', { value: 'hidden' });
+                    document.dispatchEvent(new Event('visibilitychange'));
+                }"""
+            )
+
+    def press() -> None:
+        console.press()
+
+    def release() -> None:
+        lose_focus()
+        expect(button).to_have_attribute("aria-pressed", "false")
+        page.mouse.up()
+
+    console.hold_through(press, release, midway=True)
+    expect(console.el("event-log")).to_contain_text(
+        "turn cancelled: " + ("page hidden" if how == "hidden" else "window lost focus")
+    )
+    expect_cancelled_turn_then_next_turn_answered(console)
+
+
+def test_cancel_button_cancels_the_held_turn(listening: OpenConsole) -> None:
+    console = listening("cancel")
+    keyboard = console.page.keyboard
+    cancel = console.el("cancel-button")
+    expect(cancel).to_be_disabled()
+
+    def press() -> None:
+        keyboard.down("Space")  # talk with the key, click Cancel with the mouse
+        expect(console.el("ptt-button")).to_have_attribute("aria-pressed", "true")
+
+    def release() -> None:
+        cancel.click()
+        expect(console.el("ptt-button")).to_have_attribute("aria-pressed", "false")
+        keyboard.up("Space")
+
+    console.hold_through(press, release, midway=True)
+    expect(cancel).to_be_disabled()
+    expect_cancelled_turn_then_next_turn_answered(console)
+
+
+# -- the agent ------------------------------------------------------------------------------
+
+
+def test_pause_in_one_tab_disables_talk_in_another_and_resume_enables_it(
+    listening: OpenConsole,
+) -> None:
+    console = listening("door")
+    other = second_tab(console, identity="qa-second")
+    other.expect_agent_state("listening")
+    expect(other.el("ptt-button")).to_be_enabled()
+
+    console.el("pause-button").click()
+    expect(console.rpc_entries("pause")).to_have_count(1)
+    for tab in (console, other):
+        tab.expect_agent_state("paused")
+        expect(tab.el("ptt-button")).to_be_disabled()
+        expect(tab.el("ptt-reason")).to_have_text("The agent is paused: resume it to talk.")
+        expect(tab.el("pause-button")).to_be_disabled()
+        expect(tab.el("resume-button")).to_be_enabled()
+    # the second tab learnt it from the agent's ptt.paused attribute: it sent no RPC
+    expect(other.el("event-log")).to_contain_text("agent paused")
+    expect(other.el("event-log").locator('[data-source="rpc"]')).to_have_count(0)
+
+    console.el("resume-button").click()
+    expect(console.rpc_entries("resume")).to_have_count(1)
+    for tab in (console, other):
+        tab.expect_agent_state("listening")
+        expect(tab.el("ptt-button")).to_be_enabled()
+        expect(tab.el("pause-button")).to_be_enabled()
+        expect(tab.el("resume-button")).to_be_disabled()
+    expect(other.el("event-log")).to_contain_text("agent resumed")
+    # talking works again, from the second tab
+    other.speak_turn()
+    other.expect_user_final("open the door")
+
+
+def test_device_picker_lists_the_fake_microphone_and_switching_keeps_talking(
+    listening: OpenConsole,
+) -> None:
+    console = listening("lights")
+    options = console.el("device-select").locator("option")
+    expect(options.first).to_have_text("System default")
+    fake = options.filter(has_text=re.compile(r"^Fake .*Audio Input"))
+    expect(fake).not_to_have_count(0)
+    device = fake.last.get_attribute("value")
+    assert device
+    capture = console.el("mic-level").get_attribute("data-capture-started")
+    assert capture
+
+    console.el("device-select").select_option(device)
+
+    expect(log_entries(console, f"microphone switched to {device}")).to_have_count(1)
+    expect(console.el("device-select")).to_have_value(device)
+    # the capture was reopened at once, not at the next press
+    expect(console.el("mic-level")).not_to_have_attribute("data-capture-started", capture)
+    console.speak_turn()
+    console.expect_user_final("turn on the lights")
+
+
+def test_agent_name_is_sent_and_a_room_without_agent_is_explained(
+    launch_console: LaunchConsole, clips: dict[str, SpeechClip], request: pytest.FixtureRequest
+) -> None:
+    # ?agent= pre-fills the field; no worker serves this name, so no agent comes
+    console = launch_console(clips["door"], room=room_of(request), agent="no-such-agent")
+    expect(console.el("agent-input")).to_have_value("no-such-agent")
+    expect(console.el("agent-input")).to_be_disabled()
+    expect(console.el("ptt-reason")).to_contain_text("waiting for no-such-agent to join")
+    expect(console.el("ptt-reason")).to_contain_text(
+        "No agent has joined after 10 s", timeout=30_000
+    )
+    expect(console.el("ptt-reason")).to_contain_text("Rebuild agent dispatches it now")
+    expect(console.el("agent-state")).to_have_text("absent")
+    expect(console.el("ptt-button")).to_be_disabled()
+    console.el("rebuild-button").click()
+    expect(log_entries(console, "dispatched no-such-agent")).to_have_count(1)
+
+    # a second tab types a real agent's name into the field: the room exists already,
+    # so joining dispatches nothing, and Rebuild brings the agent in
+    page = console.page.context.new_page()
+    other = Console(page, base_url=console.base_url, clip=console.clip)
+    room = console.el("room-input").input_value()
+    query = urlencode({"room": room, "identity": "qa-second", "agent": "no-such-agent"})
+    page.goto(f"{console.base_url}/?{query}")
+    page.get_by_label("Agent name").fill("ptt-agent")
+    with page.expect_request("**/api/token") as token_request:
+        other.el("connect-button").click()
+    body = token_request.value.post_data_json
+    assert body is not None and body["agent"] == "ptt-agent"
+    expect(other.el("connection-state")).to_have_text("connected")
+    expect(other.el("ptt-reason")).to_contain_text("waiting for ptt-agent to join")
+    other.el("rebuild-button").click()
+    expect(log_entries(other, "dispatched ptt-agent")).to_have_count(1)
+    for tab in (other, console):
+        tab.expect_agent_state("listening")
+        expect(tab.el("ptt-button")).to_be_enabled()
+        expect(tab.el("ptt-reason")).to_have_text("")

@@ -77,12 +77,12 @@ def wait_page_clock(console: Console, page_ms: float) -> None:
     )
 
 
-def second_tab(console: Console, *, identity: str) -> Console:
-    """Another tab of the same browser (same fake microphone) in the same room."""
+def second_tab(console: Console, target: Target, *, identity: str) -> Console:
+    """Another tab of the same browser (same fake microphone), joined to the same room."""
     page = console.page.context.new_page()
     other = Console(page, base_url=console.base_url, clip=console.clip)
     room = console.el("room-input").input_value()
-    other.open(room=room, identity=identity)
+    other.open(room=room, identity=identity, access_key=target.access_key)
     return other
 
 
@@ -136,10 +136,12 @@ def test_removed_participant_does_not_rejoin(
     expect(console.el("agent-state")).to_have_text("absent")
 
 
-def test_same_identity_in_another_tab_takes_over_without_a_loop(listening: OpenConsole) -> None:
+def test_same_identity_in_another_tab_takes_over_without_a_loop(
+    listening: OpenConsole, target: Target
+) -> None:
     console = listening("door")
 
-    other = second_tab(console, identity="qa-user")
+    other = second_tab(console, target, identity="qa-user")
 
     expect(console.el("connection-state")).to_have_text("disconnected")
     expect(log_entries(console, "(DUPLICATE_IDENTITY)", "warn")).to_contain_text(
@@ -405,10 +407,10 @@ def test_cancel_button_cancels_the_held_turn(listening: OpenConsole) -> None:
 
 
 def test_pause_in_one_tab_disables_talk_in_another_and_resume_enables_it(
-    listening: OpenConsole,
+    listening: OpenConsole, target: Target
 ) -> None:
     console = listening("door")
-    other = second_tab(console, identity="qa-second")
+    other = second_tab(console, target, identity="qa-second")
     other.expect_agent_state("listening")
     expect(other.el("ptt-button")).to_be_enabled()
 
@@ -461,7 +463,10 @@ def test_device_picker_lists_the_fake_microphone_and_switching_keeps_talking(
 
 
 def test_agent_name_is_sent_and_a_room_without_agent_is_explained(
-    launch_console: LaunchConsole, clips: dict[str, SpeechClip], request: pytest.FixtureRequest
+    launch_console: LaunchConsole,
+    clips: dict[str, SpeechClip],
+    target: Target,
+    request: pytest.FixtureRequest,
 ) -> None:
     # ?agent= pre-fills the field; no worker serves this name, so no agent comes
     console = launch_console(clips["door"], room=room_of(request), agent="no-such-agent")
@@ -477,22 +482,26 @@ def test_agent_name_is_sent_and_a_room_without_agent_is_explained(
     console.el("rebuild-button").click()
     expect(log_entries(console, "dispatched no-such-agent")).to_have_count(1)
 
-    # a second tab types a real agent's name into the field: the room exists already,
-    # so joining dispatches nothing, and Rebuild brings the agent in
+    # a second tab types a real agent's name (the server's default) into the field: the
+    # room exists already, so joining dispatches nothing, and Rebuild brings the agent in
     page = console.page.context.new_page()
     other = Console(page, base_url=console.base_url, clip=console.clip)
     room = console.el("room-input").input_value()
     query = urlencode({"room": room, "identity": "qa-second", "agent": "no-such-agent"})
     page.goto(f"{console.base_url}/?{query}")
-    page.get_by_label("Agent name").fill("ptt-agent")
+    real = page.locator("body").get_attribute("data-agent-name")
+    assert real and real != "no-such-agent"
+    page.get_by_label("Agent name").fill(real)
+    if target.access_key:
+        other.el("access-key-input").fill(target.access_key)
     with page.expect_request("**/api/token") as token_request:
         other.el("connect-button").click()
     body = token_request.value.post_data_json
-    assert body is not None and body["agent"] == "ptt-agent"
+    assert body is not None and body["agent"] == real
     expect(other.el("connection-state")).to_have_text("connected")
-    expect(other.el("ptt-reason")).to_contain_text("waiting for ptt-agent to join")
+    expect(other.el("ptt-reason")).to_contain_text(f"waiting for {real} to join")
     other.el("rebuild-button").click()
-    expect(log_entries(other, "dispatched ptt-agent")).to_have_count(1)
+    expect(log_entries(other, f"dispatched {real}")).to_have_count(1)
     for tab in (other, console):
         tab.expect_agent_state("listening")
         expect(tab.el("ptt-button")).to_be_enabled()

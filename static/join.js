@@ -13,9 +13,10 @@ export function createJoin(app) {
   let generation = 0; // bumped on every connect/disconnect so late callbacks are ignored
   let rejoinTimer = null;
 
-  /** Token, connect, publish the muted mic. Throws when the token or the connection
-   *  fails; a microphone failure is reported and leaves the page connected. */
-  async function enter({ room, identity, agent }, gen) {
+  /** Token, connect, say `joined` (log and status), publish the muted mic. Throws when
+   *  the token or the connection fails; a microphone failure is reported and leaves the
+   *  page connected. False when a newer connect or disconnect took over meanwhile. */
+  async function enter({ room, identity, agent }, gen, joined) {
     const body = { room, identity, agent };
     const grant = await postJson('/api/token', body, state.form.accessKey);
     if (gen !== generation) return false;
@@ -25,7 +26,8 @@ export function createJoin(app) {
     state.connection = 'connected';
     state.rejoin = null;
     app.agentWait.check();
-    update();
+    log('info', joined);
+    setStatus('info', `${joined[0].toUpperCase()}${joined.slice(1)}.`);
     try {
       await session.publishMicrophone(state.form.deviceId);
       if (gen !== generation) return false;
@@ -56,9 +58,9 @@ export function createJoin(app) {
     setStatus('info', `Connecting to ${room}…`);
     log('info', `connecting to room ${room} as ${identity} (agent ${agent})`);
     try {
-      if (!(await enter({ room, identity, agent }, gen))) return;
-      log('info', `connected to ${room} as ${identity}`);
-      if (state.status.level !== 'error') setStatus('info', `Connected to ${room}.`);
+      if (!(await enter({ room, identity, agent }, gen, `connected to ${room} as ${identity}`))) {
+        return;
+      }
     } catch (err) {
       if (gen !== generation) return;
       log('error', `connect failed: ${err.message}`);
@@ -134,9 +136,7 @@ export function createJoin(app) {
     if (gen !== generation) return;
     log('info', `rejoin attempt ${n}: ${target.room} as ${target.identity}`, { attempt: n });
     try {
-      if (!(await enter(target, gen))) return;
-      log('info', `rejoined ${target.room} (attempt ${n})`, { attempt: n });
-      if (state.status.level !== 'error') setStatus('info', `Rejoined ${target.room}.`);
+      if (!(await enter(target, gen, `rejoined ${target.room} (attempt ${n})`))) return;
       await app.refreshDevices();
     } catch (err) {
       if (gen !== generation) return;

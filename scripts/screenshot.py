@@ -1,6 +1,7 @@
 """Take the README's screenshot: the console mid-turn, on a stack of its own.
 
-    .venv/bin/python scripts/screenshot.py [docs/console-mid-turn.png]
+    make screenshot
+    PYTHONPATH=. .venv/bin/python scripts/screenshot.py [docs/console-mid-turn.png]
 
 Starts the whole stack on free ports, opens the console in Debian's Chromium with the
 fake microphone playing two phrases, completes one turn, then holds the talk button

@@ -80,7 +80,8 @@ def register_rpcs(room: rtc.Room, controller: PttController) -> None:
 async def on_request(req: JobRequest) -> None:
     """Accept every dispatch under the configured identity, marked as a PTT agent."""
     cfg = agent_config.load()
-    await req.accept(identity=cfg.identity, attributes={"push-to-talk": "1"})
+    # ptt.paused from the first moment: the console enables pause/resume by its presence
+    await req.accept(identity=cfg.identity, attributes={"push-to-talk": "1", ATTR_PAUSED: "0"})
 
 
 async def entrypoint(ctx: JobContext) -> None:

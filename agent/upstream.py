@@ -79,6 +79,13 @@ async def entrypoint(ctx: JobContext) -> None:
         session.clear_user_turn()
         return ""
 
+    # not from the example: leave once the session has closed (the user left). Staying,
+    # the job is cut off when the server closes the room ~20 s later, and the Rust SDK
+    # logs that at ERROR ("publisher data channel ... closed unexpectedly").
+    @session.on("close")
+    def _on_close(_ev: object) -> None:
+        ctx.shutdown(reason="session closed")
+
     rpc = ctx.room.local_participant.register_rpc_method
     rpc("start_turn", start_turn)
     rpc("end_turn", end_turn)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -132,8 +133,13 @@ def test_rapid_press_release_leaves_agent_healthy(
         console.speak_turn()
         console.expect_user_final("open the door")
         return
-    # nothing was said: no words may appear, and the agent still takes a turn
-    ended = console.el("event-log").get_by_text("rpc end_turn ok")
+    # nothing was said: no words may appear, and the agent still takes a turn. The page
+    # sends the 50 turns' RPCs one after another: wait until every end_turn has answered
+    log = console.el("event-log")
+    expect(log.get_by_text(re.compile(r"rpc end_turn (ok|failed)"))).to_have_count(
+        50, timeout=30_000
+    )
+    ended = log.get_by_text("rpc end_turn ok")
     before = ended.count()
     console.press()
     console.release()

@@ -107,11 +107,17 @@ class Console:
         )
         return float(handle.json_value())
 
-    def _wait_until(self, page_ms: float) -> None:
+    def wait_until(self, page_ms: float) -> None:
         """Until the page clock reaches `page_ms`: a point of the audio the page measured."""
         self.page.wait_for_function(
             "(t) => performance.now() >= t", arg=page_ms, polling=5, timeout=30_000
         )
+
+    def log_entries(self, text: str | re.Pattern[str], level: str = "") -> Locator:
+        """Event log entries containing `text` (any, if empty), of `level` if given."""
+        level_attr = f'[data-level="{level}"]' if level else ""
+        entries = self.el("event-log").locator(f'[data-testid="event-entry"]{level_attr}')
+        return entries.filter(has_text=text) if text else entries
 
     def _now(self) -> float:
         return float(self.page.evaluate("performance.now()"))
@@ -145,7 +151,7 @@ class Console:
             end_prev = self._wait_burst(previous, after=self._now(), edge="end")
             if at_onset:
                 silence = self.clip.silence_before(segment) * 1000
-                self._wait_until(end_prev + METER_TAIL_MS + silence - ONSET_LEAD_MS)
+                self.wait_until(end_prev + METER_TAIL_MS + silence - ONSET_LEAD_MS)
             self.press(hover=not at_onset)  # hovered above: a second hover costs ~50 ms
             if at_onset:
                 onset = self._wait_burst(segment, after=end_prev, edge="start") - METER_LAG_MS
@@ -160,7 +166,7 @@ class Console:
                 self._wait_burst(segment, after=end_prev, edge="start")
                 during()
             end = self._wait_burst(segment, after=end_prev, edge="end")
-            self._wait_until(end + after * 1000)
+            self.wait_until(end + after * 1000)
             self.release()
             return
         raise AssertionError(
@@ -175,7 +181,7 @@ class Console:
         self.press()
         start = self._wait_burst(segment, after=end_prev, edge="start")
         seg = self.clip.segments[segment]
-        self._wait_until(start + (seg.end - seg.start) / 2 * 1000)
+        self.wait_until(start + (seg.end - seg.start) / 2 * 1000)
         self.page.keyboard.press("Escape")
         expect(self.el("ptt-button")).to_have_attribute("aria-pressed", "false")
         self.page.mouse.up()
@@ -220,10 +226,10 @@ class Console:
         if midway:
             start = self._wait_burst(segment, after=end_prev, edge="start")
             seg = self.clip.segments[segment]
-            self._wait_until(start + (seg.end - seg.start) / 2 * 1000)
+            self.wait_until(start + (seg.end - seg.start) / 2 * 1000)
         else:
             end = self._wait_burst(segment, after=end_prev, edge="end")
-            self._wait_until(end + after * 1000)
+            self.wait_until(end + after * 1000)
         release()
 
     def rpc_entries(self, method: str, outcome: str = "ok") -> Locator:

@@ -40,7 +40,7 @@ def test_stt_killed_mid_turn_error_shown_agent_recovers_nothing_committed_lost(
 
     console.speak_turn(1, during=lambda: stack.restart("stt", kill=True))
     # the agent's ERROR record reaches the page: the event log and the error count
-    errors = console.el("event-log").locator('[data-testid="event-entry"][data-level="error"]')
+    errors = console.log_entries("", level="error")
     expect(errors.filter(has_text="deepgram connection closed")).not_to_have_count(0)
     expect(console.el("agent-errors")).not_to_have_text("0")
 

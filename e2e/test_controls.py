@@ -8,7 +8,7 @@ from collections.abc import Callable
 from urllib.parse import urlencode
 
 import pytest
-from playwright.sync_api import Locator, Route, expect
+from playwright.sync_api import Route, expect
 
 from e2e.conftest import LaunchConsole, Target
 from e2e.console import Console
@@ -34,13 +34,6 @@ ROOM_DELETED_IN_AGENT = (
 
 # what the page logs when it decides to rejoin and when it tries
 REJOINING = re.compile(r"\): rejoining |rejoin attempt")
-
-
-def log_entries(console: Console, text: str | re.Pattern[str], level: str = "") -> Locator:
-    """Event log entries containing `text`, of `level` if given."""
-    level_attr = f'[data-level="{level}"]' if level else ""
-    entries = console.el("event-log").locator(f'[data-testid="event-entry"]{level_attr}')
-    return entries.filter(has_text=text)
 
 
 OpenConsole = Callable[[str], Console]
@@ -70,13 +63,6 @@ def ready_console(listening: OpenConsole) -> Console:
     return console
 
 
-def wait_page_clock(console: Console, page_ms: float) -> None:
-    """Until the page's clock reaches `page_ms` (performance.now())."""
-    console.page.wait_for_function(
-        "(t) => performance.now() >= t", arg=page_ms, polling=50, timeout=30_000
-    )
-
-
 def second_tab(console: Console, target: Target, *, identity: str) -> Console:
     """Another tab of the same browser (same fake microphone), joined to the same room."""
     page = console.page.context.new_page()
@@ -103,11 +89,11 @@ def test_rejoin_after_the_server_deletes_the_room_keeps_transcript_and_talks(
     admin.delete_room(room)
 
     expect(console.el("connection-state")).to_have_text("reconnecting")
-    expect(log_entries(console, "disconnected (ROOM_DELETED): rejoining", "warn")).to_have_count(1)
+    expect(console.log_entries("disconnected (ROOM_DELETED): rejoining", "warn")).to_have_count(1)
     expect(console.el("ptt-button")).to_be_disabled()
     expect(console.el("connection-state")).to_have_text("connected", timeout=30_000)
-    expect(log_entries(console, "rejoin attempt 1:")).to_have_count(1)
-    expect(log_entries(console, "rejoined")).to_have_count(1)
+    expect(console.log_entries("rejoin attempt 1:")).to_have_count(1)
+    expect(console.log_entries("rejoined")).to_have_count(1)
     # the muted microphone was published again: a new capture started
     expect(console.el("mic-level")).not_to_have_attribute("data-capture-started", capture or "")
     # what was said before is still on the page
@@ -127,10 +113,10 @@ def test_removed_participant_does_not_rejoin(
 
     # the decision is taken when the disconnection arrives: no "reconnecting" on the way
     expect(console.el("connection-state")).to_have_text("disconnected")
-    expect(log_entries(console, "(PARTICIPANT_REMOVED)", "warn")).to_contain_text(
+    expect(console.log_entries("(PARTICIPANT_REMOVED)", "warn")).to_contain_text(
         "this participant was removed from the room; not rejoining"
     )
-    expect(log_entries(console, REJOINING)).to_have_count(0)
+    expect(console.log_entries(REJOINING)).to_have_count(0)
     expect(console.el("status")).to_contain_text("removed from the room")
     expect(console.el("connect-button")).to_be_enabled()
     expect(console.el("agent-state")).to_have_text("absent")
@@ -144,14 +130,14 @@ def test_same_identity_in_another_tab_takes_over_without_a_loop(
     other = second_tab(console, target, identity="qa-user")
 
     expect(console.el("connection-state")).to_have_text("disconnected")
-    expect(log_entries(console, "(DUPLICATE_IDENTITY)", "warn")).to_contain_text(
+    expect(console.log_entries("(DUPLICATE_IDENTITY)", "warn")).to_contain_text(
         "another participant joined with the same identity; not rejoining"
     )
-    expect(log_entries(console, REJOINING)).to_have_count(0)
+    expect(console.log_entries(REJOINING)).to_have_count(0)
     # the tab that took over keeps the room and the agent
     expect(other.el("connection-state")).to_have_text("connected")
     other.expect_agent_state("listening")
-    expect(log_entries(other, "DUPLICATE_IDENTITY")).to_have_count(0)
+    expect(other.log_entries("DUPLICATE_IDENTITY")).to_have_count(0)
 
 
 @pytest.mark.expected_agent_errors(ROOM_DELETED_IN_AGENT)
@@ -169,7 +155,7 @@ def test_rejoin_backs_off_while_failing_and_disconnect_stops_it(
     admin.delete_room(room_of(request))
 
     # every attempt is logged; the waits grow: 0.5 s, 1 s, 2 s, …
-    failed = log_entries(console, "web server restarting", "warn")
+    failed = console.log_entries("web server restarting", "warn")
     expect(failed.nth(1)).to_contain_text("rejoin attempt 2 failed")
     expect(failed.nth(0)).to_contain_text("next in 1 s")
     expect(failed.nth(1)).to_contain_text("next in 2 s")
@@ -179,11 +165,11 @@ def test_rejoin_backs_off_while_failing_and_disconnect_stops_it(
 
     console.el("disconnect-button").click()
     expect(console.el("connection-state")).to_have_text("disconnected")
-    expect(log_entries(console, "disconnecting: no more rejoin attempts")).to_have_count(1)
+    expect(console.log_entries("disconnecting: no more rejoin attempts")).to_have_count(1)
     # past the moment attempt 3 was due: nothing was tried
-    wait_page_clock(console, token_requests[-1] + 2_000 + 500)
+    console.wait_until(token_requests[-1] + 2_000 + 500)
     assert len(token_requests) == 2
-    expect(log_entries(console, "rejoin attempt 3")).to_have_count(0)
+    expect(console.log_entries("rejoin attempt 3")).to_have_count(0)
     expect(console.el("connection-state")).to_have_text("disconnected")
 
 
@@ -198,7 +184,7 @@ def test_rejoin_gives_up_when_the_token_is_refused(
     )
     admin.delete_room(room_of(request))
 
-    expect(log_entries(console, "rejoin attempt 1 failed", "error")).to_contain_text("giving up")
+    expect(console.log_entries("rejoin attempt 1 failed", "error")).to_contain_text("giving up")
     expect(console.el("connection-state")).to_have_text("disconnected")
     expect(console.el("status")).to_contain_text("Rejoin failed: missing or wrong X-Access-Key")
     expect(console.el("connect-button")).to_be_enabled()
@@ -454,7 +440,7 @@ def test_device_picker_lists_the_fake_microphone_and_switching_keeps_talking(
 
     console.el("device-select").select_option(device)
 
-    expect(log_entries(console, f"microphone switched to {device}")).to_have_count(1)
+    expect(console.log_entries(f"microphone switched to {device}")).to_have_count(1)
     expect(console.el("device-select")).to_have_value(device)
     # the capture was reopened at once, not at the next press
     expect(console.el("mic-level")).not_to_have_attribute("data-capture-started", capture)
@@ -480,7 +466,7 @@ def test_agent_name_is_sent_and_a_room_without_agent_is_explained(
     expect(console.el("agent-state")).to_have_text("absent")
     expect(console.el("ptt-button")).to_be_disabled()
     console.el("rebuild-button").click()
-    expect(log_entries(console, "dispatched no-such-agent")).to_have_count(1)
+    expect(console.log_entries("dispatched no-such-agent")).to_have_count(1)
 
     # a second tab types a real agent's name (the server's default) into the field: the
     # room exists already, so joining dispatches nothing, and Rebuild brings the agent in
@@ -501,7 +487,7 @@ def test_agent_name_is_sent_and_a_room_without_agent_is_explained(
     expect(other.el("connection-state")).to_have_text("connected")
     expect(other.el("ptt-reason")).to_contain_text(f"waiting for {real} to join")
     other.el("rebuild-button").click()
-    expect(log_entries(other, f"dispatched {real}")).to_have_count(1)
+    expect(other.log_entries(f"dispatched {real}")).to_have_count(1)
     for tab in (other, console):
         tab.expect_agent_state("listening")
         expect(tab.el("ptt-button")).to_be_enabled()

@@ -30,5 +30,5 @@ def test_upstream_only_agent_talks_and_lacking_controls_are_explained(
     console.speak_turn()
     console.expect_user_final("turn on the lights", index=1)
     console.expect_agent_reply(2)
-    errors = console.el("event-log").locator('[data-testid="event-entry"][data-level="error"]')
+    errors = console.log_entries("", level="error")
     expect(errors).to_have_count(0)

@@ -14,9 +14,8 @@ from . import config as agent_config
 from .lifecycle import Lifecycle
 from .log_forward import ATTR_ERRORS, RoomLogForwarder
 from .ptt import ATTR_PAUSED, ATTR_TURN_OWNER, PttController, as_rpc_error
-from .responder import Responder
+from .session import ptt_session
 from .stt_reset import ResettableSTT
-from .tts_espeak import EspeakTTS
 
 logger = logging.getLogger("ptt-agent")
 
@@ -88,13 +87,7 @@ async def entrypoint(ctx: JobContext) -> None:
     """One job: an AgentSession with manual turns, driven by the PTT RPCs."""
     cfg = agent_config.load()
     stt = build_stt(cfg)
-    session: AgentSession = AgentSession(
-        stt=stt,
-        llm=Responder(),
-        tts=EspeakTTS(),
-        vad=None,
-        turn_handling={"turn_detection": "manual"},
-    )
+    session = ptt_session(stt)
     await session.start(
         agent=Agent(instructions=INSTRUCTIONS),
         room=ctx.room,

@@ -61,6 +61,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def stack_logs(config: pytest.Config) -> Path:
+    return Path(config.rootpath) / "test-artifacts" / "stack-logs"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not os.environ.get("PYTEST_XDIST_WORKER"):  # the controller: forget earlier runs
+        shutil.rmtree(stack_logs(session.config), ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def target(
     pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
@@ -70,7 +79,10 @@ def target(
         key = pytestconfig.getoption("access_key") or os.environ.get("PTT_ACCESS_KEY") or None
         yield Target(url=str(deployment).rstrip("/"), stack=None, access_key=key)
         return
-    log_dir = Path(pytestconfig.rootpath) / "test-artifacts" / "stack-logs"
+    log_dir = stack_logs(pytestconfig)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:  # each pytest-xdist worker runs its own stack, on its own free ports
+        log_dir = log_dir / worker
     shutil.rmtree(log_dir, ignore_errors=True)
     stack = Stack(StackConfig.ephemeral(log_dir), echo=None)
     stack.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from urllib.parse import urlencode
@@ -37,6 +38,7 @@ class Console:
             params["agent"] = agent  # dispatch this agent name instead of the default
         if access_key is None:
             params["autoconnect"] = "1"
+        self._install_tracker()
         self.page.goto(f"{self.base_url}/?{urlencode(params)}")
         if access_key is not None:  # typed, never put in the URL
             self.el("access-key-input").fill(access_key)
@@ -63,34 +65,45 @@ class Console:
     # muted, and a tracker in the page records each burst of sound. The burst after the
     # longest silence is the clip's first phrase; the rest follow in order.
 
+    # The tracker is installed before the page's own scripts run (an init script), so it
+    # has heard the silence before the clip's first phrase by the time the microphone
+    # starts, and labels that phrase at once instead of waiting for the next loop.
+    _TRACKER = """([quietMs, firstQuietMs, phrases]) => {
+        if (window.__pttBursts) return;
+        document.addEventListener(
+            'pointerdown', () => (window.__pttPressAt = performance.now()), true);
+        const bursts = (window.__pttBursts = []);
+        let loud = null, quietSince = performance.now(), current = null, seg = -1;
+        setInterval(() => {
+            const now = performance.now();
+            const meter = document.querySelector('[data-testid="mic-level"]');
+            if (meter !== null && Number(meter.value) >= 0.02) {
+                if (current === null) {
+                    const quiet = now - quietSince;
+                    seg = quiet > firstQuietMs ? 0 : seg < 0 ? -1 : (seg + 1) % phrases;
+                    current = { seg, start: now, end: null };
+                    bursts.push(current);
+                }
+                loud = now;
+            } else if (current !== null && now - loud >= quietMs) {
+                current.end = loud;
+                current = null;
+                quietSince = loud;
+            }
+        }, 5);
+    }"""
+
+    def _tracker_args(self) -> list[float]:
+        return [QUIET_MS, (self.clip.longest_gap + 0.3) * 1000, len(self.clip.segments)]
+
+    def _install_tracker(self) -> None:
+        """From the next navigation on, every document of this page tracks bursts."""
+        args = json.dumps(self._tracker_args())
+        self.page.add_init_script(script=f"({self._TRACKER})({args});")
+
     def _track_bursts(self) -> None:
-        self.page.evaluate(
-            """([quietMs, firstQuietMs, phrases]) => {
-                if (window.__pttBursts) return;
-                document.addEventListener(
-                    'pointerdown', () => (window.__pttPressAt = performance.now()), true);
-                const meter = document.querySelector('[data-testid="mic-level"]');
-                const bursts = (window.__pttBursts = []);
-                let loud = null, quietSince = performance.now(), current = null, seg = -1;
-                setInterval(() => {
-                    const now = performance.now();
-                    if (Number(meter.value) >= 0.02) {
-                        if (current === null) {
-                            const quiet = now - quietSince;
-                            seg = quiet > firstQuietMs ? 0 : seg < 0 ? -1 : (seg + 1) % phrases;
-                            current = { seg, start: now, end: null };
-                            bursts.push(current);
-                        }
-                        loud = now;
-                    } else if (current !== null && now - loud >= quietMs) {
-                        current.end = loud;
-                        current = null;
-                        quietSince = loud;
-                    }
-                }, 5);
-            }""",
-            [QUIET_MS, (self.clip.longest_gap + 0.3) * 1000, len(self.clip.segments)],
-        )
+        """Starts the tracker in a page opened without `open()` (a no-op otherwise)."""
+        self.page.evaluate(self._TRACKER, self._tracker_args())
 
     def _wait_burst(self, seg: int, *, after: float, edge: str) -> float:
         """Page time (ms) of the `edge` ("start"/"end") of phrase `seg` later than `after`."""

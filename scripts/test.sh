@@ -11,7 +11,9 @@ echo "==> mypy"
 $VENV/mypy server agent stack stt_service e2e bench scripts
 echo "==> pytest"
 set +e
-$VENV/pytest "$@"
+# two processes (pytest-xdist): the e2e tests mostly wait on real-time audio, and each
+# worker runs its own stack on its own free ports. PTT_TEST_WORKERS=0 runs in one process.
+$VENV/pytest -n "${PTT_TEST_WORKERS:-2}" "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then

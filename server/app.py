@@ -1,4 +1,4 @@
-"""The console's web app: page, static modules, token and rebuild endpoints."""
+"""The console's web app: page, static modules, token, rebuild and dispatch endpoints."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from .config import Settings
-from .rebuild import rebuild_agent
+from .rebuild import dispatch_if_absent, rebuild_agent
 from .tokens import mint_token
 from .validation import ApiError, optional_name, read_json_object, require_name
 
@@ -76,14 +76,29 @@ def create_app(settings: Settings | None = None) -> Starlette:
             }
         )
 
-    async def agent_rebuild(request: Request) -> Response:
+    async def room_and_agent(request: Request) -> tuple[str, str]:
+        """The checked `room` and `agent` (default: the configured agent) of a request."""
         require_access_key(request)
         data = await read_json_object(request)
-        room = require_name(data, "room")
-        agent = optional_name(data, "agent") or settings.agent_name
+        return require_name(data, "room"), optional_name(data, "agent") or settings.agent_name
+
+    async def agent_rebuild(request: Request) -> Response:
+        room, agent = await room_and_agent(request)
         result = await rebuild_agent(request.state.lkapi, room=room, agent_name=agent)
         return JSONResponse(
             {"removed": result.removed, "dispatch_id": result.dispatch_id, "agent": agent}
+        )
+
+    async def agent_dispatch(request: Request) -> Response:
+        room, agent = await room_and_agent(request)
+        result = await dispatch_if_absent(request.state.lkapi, room=room, agent_name=agent)
+        return JSONResponse(
+            {
+                "present": result.present,
+                "coming": result.coming,
+                "dispatch_id": result.dispatch_id,
+                "agent": agent,
+            }
         )
 
     @contextlib.asynccontextmanager
@@ -101,6 +116,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/api/token", token, methods=["POST"]),
         Route("/api/agent/rebuild", agent_rebuild, methods=["POST"]),
+        Route("/api/agent/dispatch", agent_dispatch, methods=["POST"]),
         Mount(
             "/static",
             app=StaticFiles(directory=settings.root / "static"),

@@ -1,10 +1,13 @@
-"""Rebuild: remove the agent from a room and dispatch a fresh instance."""
+"""Rebuild: remove the agent from a room and dispatch a fresh instance; and dispatch one
+into a room that has none (the page asks after rejoining a room, see agent-wait.js)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import aiohttp
@@ -17,6 +20,7 @@ logger = logging.getLogger("server")
 PTT_ATTRIBUTE = "push-to-talk"
 TOPIC_CONTROL = "ptt.control"  # the agent leaves cleanly on {"action": "leave"}
 LEAVE_TIMEOUT = 3.0
+_COMING = (api.JobStatus.JS_PENDING, api.JobStatus.JS_RUNNING)
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,13 @@ def is_agent(participant: api.ParticipantInfo, agent_name: str) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class DispatchResult:
+    present: list[str]  # agents already in the room: nothing was dispatched
+    dispatch_id: str  # "" when nothing was dispatched
+    coming: str = ""  # the dispatch whose job is pending or running: nothing was dispatched
+
+
 async def rebuild_agent(lkapi: api.LiveKitAPI, *, room: str, agent_name: str) -> RebuildResult:
     """Remove every agent participant from `room`, then dispatch `agent_name` into it
     (also when no agent was there: that is how an agent gets into an existing room).
@@ -41,14 +52,8 @@ async def rebuild_agent(lkapi: api.LiveKitAPI, *, room: str, agent_name: str) ->
     Raises ApiError(404) when the room does not exist and ApiError(502) when the
     LiveKit server fails or cannot be reached.
     """
-    try:
-        # ListParticipants answers an empty list for an unknown room, and a dispatch
-        # would create the room: ask for the room itself first
-        rooms = await lkapi.room.list_rooms(api.ListRoomsRequest(names=[room]))
-        if not any(r.name == room for r in rooms.rooms):
-            raise ApiError(404, f"room '{room}' does not exist")
-        listing = await lkapi.room.list_participants(api.ListParticipantsRequest(room=room))
-        agents = [p.identity for p in listing.participants if is_agent(p, agent_name)]
+    with _livekit_errors(room, "rebuild"):
+        agents = await _agents_in(lkapi, room, agent_name)
         removed: list[str] = []
         still_there = await _ask_to_leave(lkapi, room, agents)
         removed.extend(a for a in agents if a not in still_there)
@@ -65,22 +70,66 @@ async def rebuild_agent(lkapi: api.LiveKitAPI, *, room: str, agent_name: str) ->
         dispatch = await lkapi.agent_dispatch.create_dispatch(
             api.CreateAgentDispatchRequest(agent_name=agent_name, room=room)
         )
-    except api.ServerError as e:
-        if _is_not_found(e):
-            raise ApiError(404, f"room '{room}' does not exist") from e
-        logger.warning(
-            "LiveKit API error during rebuild",
-            extra={"room": room, "code": e.code, "status": e.status},
-        )
-        raise ApiError(502, f"LiveKit server error: {e.code}: {e.message}") from e
-    except (TimeoutError, aiohttp.ClientError, OSError) as e:
-        logger.warning("LiveKit API unreachable during rebuild", extra={"room": room})
-        raise ApiError(502, f"LiveKit server unreachable: {e or type(e).__name__}") from e
     logger.info(
         "agent rebuilt",
         extra={"room": room, "removed": removed, "agent": agent_name, "dispatch_id": dispatch.id},
     )
     return RebuildResult(removed=removed, dispatch_id=dispatch.id)
+
+
+async def dispatch_if_absent(
+    lkapi: api.LiveKitAPI, *, room: str, agent_name: str
+) -> DispatchResult:
+    """Dispatch `agent_name` into `room` unless an agent is already there.
+
+    A join token dispatches only when the join creates the room, and LiveKit drops that
+    dispatch when no worker is registered at that moment (e.g. a page rejoining faster
+    than the workers after a server restart). Errors as for `rebuild_agent`.
+    """
+    with _livekit_errors(room, "dispatch"):
+        agents = await _agents_in(lkapi, room, agent_name)
+        if agents:
+            return DispatchResult(present=agents, dispatch_id="")
+        # a job already assigned to a worker is an agent on its way: do not double it
+        for d in await lkapi.agent_dispatch.list_dispatch(room_name=room):
+            if d.agent_name == agent_name and any(j.state.status in _COMING for j in d.state.jobs):
+                return DispatchResult(present=[], dispatch_id="", coming=d.id)
+        dispatch = await lkapi.agent_dispatch.create_dispatch(
+            api.CreateAgentDispatchRequest(agent_name=agent_name, room=room)
+        )
+    logger.info(
+        "agent dispatched", extra={"room": room, "agent": agent_name, "dispatch_id": dispatch.id}
+    )
+    return DispatchResult(present=[], dispatch_id=dispatch.id)
+
+
+async def _agents_in(lkapi: api.LiveKitAPI, room: str, agent_name: str) -> list[str]:
+    """Identities of the agents in `room`; ApiError(404) when it does not exist."""
+    # ListParticipants answers an empty list for an unknown room, and a dispatch would
+    # create the room: ask for the room itself first
+    rooms = await lkapi.room.list_rooms(api.ListRoomsRequest(names=[room]))
+    if not any(r.name == room for r in rooms.rooms):
+        raise ApiError(404, f"room '{room}' does not exist")
+    listing = await lkapi.room.list_participants(api.ListParticipantsRequest(room=room))
+    return [p.identity for p in listing.participants if is_agent(p, agent_name)]
+
+
+@contextlib.contextmanager
+def _livekit_errors(room: str, action: str) -> Iterator[None]:
+    """LiveKit API failures as ApiError: 404 for a missing room, 502 otherwise."""
+    try:
+        yield
+    except api.ServerError as e:
+        if _is_not_found(e):
+            raise ApiError(404, f"room '{room}' does not exist") from e
+        logger.warning(
+            f"LiveKit API error during {action}",
+            extra={"room": room, "code": e.code, "status": e.status},
+        )
+        raise ApiError(502, f"LiveKit server error: {e.code}: {e.message}") from e
+    except (TimeoutError, aiohttp.ClientError, OSError) as e:
+        logger.warning(f"LiveKit API unreachable during {action}", extra={"room": room})
+        raise ApiError(502, f"LiveKit server unreachable: {e or type(e).__name__}") from e
 
 
 async def _ask_to_leave(lkapi: api.LiveKitAPI, room: str, agents: list[str]) -> list[str]:

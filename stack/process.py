@@ -129,9 +129,13 @@ class Child:
                     + "".join(self._tail)
                 )
 
-    def stop(self, timeout: float = 10.0, *, kill: bool = False) -> None:
+    def stop(
+        self, timeout: float = 10.0, *, kill: bool = False, force_after: float | None = None
+    ) -> None:
         """SIGTERM the group, then SIGKILL what is left after `timeout`. With `kill`, SIGKILL
-        at once (a crash, for chaos tests)."""
+        at once (a crash, for chaos tests). With `force_after`, a second SIGTERM after that
+        many seconds: livekit-server (and the agent worker) drain on the first signal,
+        waiting for participants to leave, and stop at once on the second."""
         if self._proc is None:
             return
         pgid = self._proc.pid
@@ -139,15 +143,22 @@ class Child:
             # the leader only: it stops its own children in order (the agent worker
             # drains its jobs); the group is killed below only if something is left
             self._proc.send_signal(signal.SIGTERM)
-            try:
-                self._proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
+            if force_after is not None and not _exited(self._proc, force_after):
+                self._proc.send_signal(signal.SIGTERM)
+            _exited(self._proc, timeout)
         # children of the child (job processes) share its group: make sure none survive
         _signal_group(pgid, signal.SIGKILL)
         self._proc.wait()
         if self._pump:
             self._pump.join(timeout=2)
+
+
+def _exited(proc: subprocess.Popen[str], timeout: float) -> bool:
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

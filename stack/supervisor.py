@@ -162,13 +162,14 @@ class Stack:
         self.ready_seconds[child.name] = child.wait_ready(probe, timeout)
 
     def restart(self, name: str, *, kill: bool = False, timeout: float = 60) -> None:
-        """Stop (or with `kill`, SIGKILL) and start one child: chaos tests. After a LiveKit
-        server restart, also waits until every agent worker has registered again."""
+        """Stop (or with `kill`, SIGKILL) and start one child: chaos tests. An operator's
+        restart: a second SIGTERM after 1 s ends any drain. After a LiveKit server restart,
+        also waits until every agent worker has registered again."""
         child = self.children[name]
         workers = {
             w: self.children[w].ready_lines for w in WORKERS if w in self.children and w != name
         }
-        child.stop(kill=kill)
+        child.stop(kill=kill, force_after=1.0)
         fresh = Child(
             name,
             child.argv,

@@ -1,24 +1,62 @@
 // Notices a room without an agent: a token dispatches its agent only when the join
 // creates the room, so joining a room that already exists (or naming an agent that no
 // worker serves) leaves the user alone. After AGENT_WAIT_MS the talk button says so.
+//
+// After a rejoin the page also brings the agent back by itself. LiveKit drops a join's
+// dispatch when no worker is registered at that moment, and after a server restart the
+// page rejoins faster than the agent workers register again. So while no agent is in
+// the room it asks the server to dispatch one (which does nothing while an agent is
+// there or on its way), every REJOIN_DISPATCH_MS, at most REJOIN_DISPATCH_TRIES times.
+
+import { postJson } from './api.js';
 
 export const AGENT_WAIT_MS = 10_000;
+export const REJOIN_DISPATCH_MS = 3_000;
+export const REJOIN_DISPATCH_TRIES = 10;
 
-/** app: {state, update, log}. check() after every change of the agent or the connection. */
+/** app: {state, update, log}. check() after every change of the agent or the connection;
+ *  rejoined() once a rejoin has succeeded. */
 export function createAgentWait({ state, update, log }) {
   let timer = null;
+  let dispatchTimer = null;
 
   function stop() {
     clearTimeout(timer);
     timer = null;
+    clearTimeout(dispatchTimer);
+    dispatchTimer = null;
     if (state.agentMissing) {
       state.agentMissing = false;
       update();
     }
   }
 
+  function dispatchWhileMissing(joined, n) {
+    dispatchTimer = setTimeout(async () => {
+      dispatchTimer = null;
+      if (state.agent || state.joined !== joined) return;
+      const { room, agent } = joined;
+      try {
+        const result = await postJson('/api/agent/dispatch', { room, agent }, state.form.accessKey);
+        if (result.dispatch_id) {
+          log('info', `no agent after rejoining ${room}: dispatched ${agent} (attempt ${n})`);
+        }
+      } catch (err) {
+        log('warn', `dispatching ${agent} into ${room} failed (attempt ${n}): ${err.message}`);
+      }
+      if (n < REJOIN_DISPATCH_TRIES && !state.agent && state.joined === joined) {
+        dispatchWhileMissing(joined, n + 1);
+      }
+    }, REJOIN_DISPATCH_MS);
+  }
+
   return {
     stop,
+
+    rejoined() {
+      clearTimeout(dispatchTimer);
+      if (!state.agent && state.joined) dispatchWhileMissing(state.joined, 1);
+    },
 
     check() {
       if (state.agent || !state.joined) {

@@ -1,4 +1,4 @@
-// The console's own HTTP API (token, rebuild) and the name rules it enforces, checked
+// The console's own HTTP API (token, rebuild, dispatch) and the name rules it enforces, checked
 // here first so the user gets the message before a round trip.
 
 const ACCESS_KEY_HEADER = 'X-Access-Key';

@@ -24,9 +24,8 @@ from livekit.agents.voice import io
 from livekit.plugins import deepgram
 
 from agent.ptt import PttController
-from agent.responder import Responder
+from agent.session import ptt_session
 from agent.stt_reset import ResetStrategy, ResettableSTT
-from agent.tts_espeak import EspeakTTS
 from stack.process import Child, http_ok
 from stack.supervisor import free_port
 
@@ -164,13 +163,7 @@ class Harness:
             base_url=self.stt_url, api_key="offline", interim_results=True, http_session=self.http
         )
         self.stt = ResettableSTT(inner=inner, strategy=self.strategy)
-        self.session: AgentSession = AgentSession(
-            stt=self.stt,
-            llm=Responder(),
-            tts=EspeakTTS(),
-            vad=None,
-            turn_handling={"turn_detection": "manual"},
-        )
+        self.session: AgentSession = ptt_session(self.stt)
         self.session.input.audio = self.mic
         self.session.output.audio = self.sink
         self.session.on("user_input_transcribed", self._on_transcript)

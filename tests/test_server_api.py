@@ -1,4 +1,4 @@
-"""Token and rebuild endpoints: happy path, validation, access key."""
+"""Token, rebuild and dispatch endpoints: happy path, validation, access key."""
 
 from __future__ import annotations
 
@@ -131,10 +131,16 @@ def test_token_bad_agent_is_400_naming_it(client: TestClient, agent: object, nee
     assert needle in r.json()["error"]
 
 
+AGENT_ENDPOINTS = ["/api/agent/rebuild", "/api/agent/dispatch"]
+
+
+@pytest.mark.parametrize("path", AGENT_ENDPOINTS)
 @pytest.mark.parametrize(("agent", "needle"), BAD_AGENTS)
-def test_rebuild_bad_agent_is_400_naming_it(client: TestClient, agent: object, needle: str) -> None:
+def test_rebuild_bad_agent_is_400_naming_it(
+    client: TestClient, path: str, agent: object, needle: str
+) -> None:
     # validated before LiveKit is asked anything (the test server has no LiveKit)
-    r = client.post("/api/agent/rebuild", json={"room": "r1", "agent": agent})
+    r = client.post(path, json={"room": "r1", "agent": agent})
     assert r.status_code == 400
     assert needle in r.json()["error"]
 
@@ -193,7 +199,7 @@ def test_unknown_path_is_404_json(client: TestClient) -> None:
 def test_access_key_missing_or_wrong_is_401(keyed_client: TestClient) -> None:
     body = {"room": "r1", "identity": "u1"}
     for headers in ({}, {"X-Access-Key": "wrong"}):
-        for path in ("/api/token", "/api/agent/rebuild"):
+        for path in ("/api/token", *AGENT_ENDPOINTS):
             r = keyed_client.post(path, json=body, headers=headers)
             assert r.status_code == 401, path
             assert "X-Access-Key" in r.json()["error"]
@@ -224,17 +230,21 @@ def test_no_access_key_needed_by_default(client: TestClient) -> None:
         ({"room": "r1", "pad": "x" * 5000}, 413, "too large"),
     ],
 )
-def test_rebuild_bad_input(client: TestClient, body: object, status: int, needle: str) -> None:
-    r = client.post("/api/agent/rebuild", json=body)
+@pytest.mark.parametrize("path", AGENT_ENDPOINTS)
+def test_rebuild_bad_input(
+    client: TestClient, path: str, body: object, status: int, needle: str
+) -> None:
+    r = client.post(path, json=body)
     assert r.status_code == status
     assert needle in r.json()["error"]
 
 
+@pytest.mark.parametrize("path", AGENT_ENDPOINTS)
 @pytest.mark.parametrize("extra", [{}, {"agent": "other-agent"}])
-def test_rebuild_livekit_unreachable_is_502(extra: dict) -> None:
+def test_rebuild_livekit_unreachable_is_502(path: str, extra: dict) -> None:
     settings = Settings(**{**SETTINGS.__dict__, "livekit_url": "http://127.0.0.1:9"})
     with TestClient(create_app(settings)) as client:
-        r = client.post("/api/agent/rebuild", json={"room": "r1", **extra})
+        r = client.post(path, json={"room": "r1", **extra})
     assert r.status_code == 502
     assert "unreachable" in r.json()["error"]
 

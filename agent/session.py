@@ -1,0 +1,27 @@
+"""The AgentSession every PTT job runs (and the in-process tests drive)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from livekit.agents import AgentSession, stt
+
+from .responder import Responder
+from .tts_espeak import EspeakTTS
+
+
+def ptt_session(speech_to_text: stt.STT) -> AgentSession[Any]:
+    """Manual turns, the offline responder and espeak-ng voice, no VAD.
+
+    Closing the session does not wait for a final transcript: in PTT only `end_turn` asks
+    for one. (The framework's default waits up to 2 s on every close, for a final that
+    nothing requested, which delays each job's exit.)
+    """
+    return AgentSession(
+        stt=speech_to_text,
+        llm=Responder(),
+        tts=EspeakTTS(),
+        vad=None,
+        turn_handling={"turn_detection": "manual"},
+        session_close_transcript_timeout=0.0,
+    )

@@ -186,10 +186,12 @@ def launch_console(
         with contextlib.suppress(PlaywrightError):
             texts = page.locator(AGENT_ERROR_ENTRIES).all_inner_texts()
             page_errors += [" ".join(t.split()) for t in texts]  # time, source, message
+        if failed:  # the page as the failure left it, then as it left the room
+            out.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(PlaywrightError):
+                page.screenshot(path=str(out / f"page{i}.png"))
         leave(page)
         if failed:
-            out.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(out / f"page{i}.png"))
             page.context.tracing.stop(path=str(out / f"trace{i}.zip"))
         else:
             page.context.tracing.stop()

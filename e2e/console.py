@@ -213,7 +213,12 @@ class Console:
         )
 
     def expect_agent_reply(self, count: int = 1) -> None:
+        """`count` replies on the page, the last one played out (its entry is final)."""
         expect(self.entries("agent")).to_have_count(count, timeout=TURN_TIMEOUT)
+
+    def agent_replies(self) -> Locator:
+        """The agent's transcript entries, final or still being spoken."""
+        return self.el("transcript").locator('[data-testid="transcript-entry"][data-role="agent"]')
 
     def agent_peak(self) -> float:
         return float(self.el("agent-level").get_attribute("data-peak") or 0)

@@ -195,9 +195,9 @@ def test_rejoin_gives_up_when_the_token_is_refused(
 
 def expect_one_answered_turn(console: Console, phrase: str) -> None:
     """One turn: start_turn and end_turn each sent once and answered ok, nothing cancelled,
-    the phrase transcribed and the agent's reply on the page."""
+    the phrase transcribed and the agent replying on the page."""
     console.expect_user_final(phrase)
-    console.expect_agent_reply(1)
+    expect(console.agent_replies()).to_have_count(1)
     expect(console.rpc_entries("start_turn")).to_have_count(1)
     expect(console.rpc_entries("end_turn")).to_have_count(1)
     expect(console.rpc_entries("cancel_turn")).to_have_count(0)
@@ -323,8 +323,9 @@ def expect_cancelled_turn_then_next_turn_answered(console: Console) -> None:
     )
     console.speak_turn(1)
     console.expect_user_final("close the door")
-    console.expect_agent_reply(1)
-    expect(console.entries("agent").first).to_have_attribute("data-turn", "2")
+    replies = console.agent_replies()
+    expect(replies).to_have_count(1)
+    expect(replies.first).to_have_attribute("data-turn", "2")
 
 
 def test_escape_while_holding_cancels(listening: OpenConsole) -> None:

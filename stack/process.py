@@ -134,8 +134,8 @@ class Child:
     ) -> None:
         """SIGTERM the group, then SIGKILL what is left after `timeout`. With `kill`, SIGKILL
         at once (a crash, for chaos tests). With `force_after`, a second SIGTERM after that
-        many seconds: livekit-server (and the agent worker) drain on the first signal,
-        waiting for participants to leave, and stop at once on the second."""
+        many seconds: livekit-server drains on the first signal, waiting up to our
+        `timeout` for participants to leave, and stops at once on the second."""
         if self._proc is None:
             return
         pgid = self._proc.pid

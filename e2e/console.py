@@ -8,6 +8,7 @@ from collections.abc import Callable
 from urllib.parse import urlencode
 
 from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from e2e.speech import SpeechClip
 
@@ -108,16 +109,25 @@ class Console:
     def _wait_burst(self, seg: int, *, after: float, edge: str) -> float:
         """Page time (ms) of the `edge` ("start"/"end") of phrase `seg` later than `after`."""
         self._track_bursts()
-        handle = self.page.wait_for_function(
-            """([seg, after, edge]) => {
-                const b = window.__pttBursts.find(
-                    (b) => b.seg === seg && b[edge] !== null && b[edge] > after);
-                return b ? b[edge] : false;
-            }""",
-            arg=[seg, after, edge],
-            polling=5,
-            timeout=(self.clip.duration * 3 + 5) * 1000,
-        )
+        try:
+            handle = self.page.wait_for_function(
+                """([seg, after, edge]) => {
+                    const b = window.__pttBursts.find(
+                        (b) => b.seg === seg && b[edge] !== null && b[edge] > after);
+                    return b ? b[edge] : false;
+                }""",
+                arg=[seg, after, edge],
+                polling=5,
+                timeout=(self.clip.duration * 3 + 5) * 1000,
+            )
+        except PlaywrightTimeoutError:
+            heard = self.page.evaluate(
+                "() => window.__pttBursts.slice(-12).map((b) => [b.seg, b.start, b.end])"
+            )
+            raise AssertionError(
+                f"phrase {seg} ({edge}) never heard after page time {after:.0f} ms; "
+                f"last bursts [phrase, start, end]: {heard}"
+            ) from None
         return float(handle.json_value())
 
     def wait_until(self, page_ms: float) -> None:

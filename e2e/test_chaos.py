@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -12,8 +14,11 @@ from stack.supervisor import Stack
 
 pytestmark = pytest.mark.chaos
 
-# the Rust SDK logs its reconnect attempts at ERROR while the server is away
-LIVEKIT_RECONNECT = r"livekit::rtc_engine.*(resuming|restarting) connection"
+# the Rust SDK logs its reconnect attempts, and the reset signal socket, at ERROR
+LIVEKIT_RECONNECT = (
+    r"livekit::rtc_engine.*(resuming|restarting) connection"
+    r"|livekit_signaling::signal_stream.*websocket recv error"
+)
 # the Deepgram plugin logs its broken receive task at ERROR, then retries
 STT_CONNECTION_LOST = r"Error in recv_task.*deepgram connection closed unexpectedly"
 
@@ -53,12 +58,13 @@ def test_stt_killed_mid_turn_error_shown_agent_recovers_nothing_committed_lost(
     expect(reply).not_to_contain_text("This is turn one")
 
 
-# how the page notices, by the way the server went away: a restart (SIGTERM, the server
-# tells every client it is shutting down) makes the page rejoin by itself; a crash
-# (SIGKILL, the socket just dies) is bridged by livekit-client's own reconnect
+# how the page notices, by the way the server went away. A crash (SIGKILL: the socket
+# just dies) is bridged by livekit-client's own reconnect. A restart (SIGTERM) usually
+# tells every client the server is shutting down, and the page rejoins by itself; when
+# the forced stop comes first, livekit-client reconnects instead (seen in 1 of 3 runs)
 LIVEKIT_GONE = {
-    "restart": "disconnected (SERVER_SHUTDOWN): rejoining",
-    "crash": "connection reconnecting",
+    "restart": re.compile(r"disconnected \(SERVER_SHUTDOWN\): rejoining|connection reconnecting"),
+    "crash": re.compile("connection reconnecting"),
 }
 
 

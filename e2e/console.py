@@ -14,6 +14,7 @@ from e2e.speech import SpeechClip
 
 TURN_TIMEOUT = 15_000
 QUIET_MS = 250  # silence that ends a burst: longer than any pause inside a phrase
+MAX_TICK_MS = 45  # the most one tracker tick counts: a little over the meter's interval
 # the meter's peak window (~43 ms) keeps the level up after the sound stops
 METER_TAIL_MS = -40
 METER_LAG_MS = 45  # the meter reports a sound about one analysis window after it starts
@@ -69,42 +70,52 @@ class Console:
     # The tracker is installed before the page's own scripts run (an init script), so it
     # has heard the silence before the clip's first phrase by the time the microphone
     # starts, and labels that phrase at once instead of waiting for the next loop.
-    _TRACKER = """([quietMs, firstQuietMs, phrases]) => {
+    # Silence is counted in ticks actually observed, each worth at most MAX_TICK_MS: when
+    # the busy page stalls its timers for 300 ms mid-phrase, that is not 300 ms of quiet
+    # (counted as wall time, it ended the phrase early and the release cut its last word).
+    _TRACKER = """([quietMs, firstQuietMs, phrases, maxTickMs, beforeAudio]) => {
         if (window.__pttBursts) return;
         document.addEventListener(
             'pointerdown', () => (window.__pttPressAt = performance.now()), true);
         const bursts = (window.__pttBursts = []);
-        let loud = null, quietSince = performance.now(), current = null, seg = -1;
+        // installed before the microphone started, the first burst is the clip's start
+        let loud = null, quiet = beforeAudio ? firstQuietMs + 1 : 0, current = null, seg = -1;
+        let lastTick = performance.now();
         setInterval(() => {
             const now = performance.now();
+            const tick = Math.min(now - lastTick, maxTickMs);
+            lastTick = now;
             const meter = document.querySelector('[data-testid="mic-level"]');
             if (meter !== null && Number(meter.value) >= 0.02) {
                 if (current === null) {
-                    const quiet = now - quietSince;
                     seg = quiet > firstQuietMs ? 0 : seg < 0 ? -1 : (seg + 1) % phrases;
                     current = { seg, start: now, end: null };
                     bursts.push(current);
                 }
                 loud = now;
-            } else if (current !== null && now - loud >= quietMs) {
-                current.end = loud;
-                current = null;
-                quietSince = loud;
+                quiet = 0;
+            } else {
+                quiet += tick;
+                if (current !== null && quiet >= quietMs) {
+                    current.end = loud;
+                    current = null;
+                }
             }
         }, 5);
     }"""
 
-    def _tracker_args(self) -> list[float]:
-        return [QUIET_MS, (self.clip.longest_gap + 0.3) * 1000, len(self.clip.segments)]
+    def _tracker_args(self, *, before_audio: bool) -> list[float]:
+        first_quiet = (self.clip.longest_gap + 0.3) * 1000
+        return [QUIET_MS, first_quiet, len(self.clip.segments), MAX_TICK_MS, before_audio]
 
     def _install_tracker(self) -> None:
         """From the next navigation on, every document of this page tracks bursts."""
-        args = json.dumps(self._tracker_args())
+        args = json.dumps(self._tracker_args(before_audio=True))
         self.page.add_init_script(script=f"({self._TRACKER})({args});")
 
     def _track_bursts(self) -> None:
         """Starts the tracker in a page opened without `open()` (a no-op otherwise)."""
-        self.page.evaluate(self._TRACKER, self._tracker_args())
+        self.page.evaluate(self._TRACKER, self._tracker_args(before_audio=False))
 
     def _wait_burst(self, seg: int, *, after: float, edge: str) -> float:
         """Page time (ms) of the `edge` ("start"/"end") of phrase `seg` later than `after`."""

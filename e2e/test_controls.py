@@ -29,7 +29,8 @@ def admin(target: Target) -> RoomAdmin:
 # deleting a room cuts the agent's connection: the Rust SDK logs that at ERROR
 ROOM_DELETED_IN_AGENT = (
     r"livekit::rtc_engine.*(data channel '\w+' closed unexpectedly"
-    r"|failed to negotiate the publisher)"
+    r"|failed to negotiate the publisher"
+    r"|failed to send dc_event buffer_amount_change)"
 )
 
 # what the page logs when it decides to rejoin and when it tries

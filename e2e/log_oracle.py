@@ -11,6 +11,10 @@ FORBIDDEN = (
     "Task was destroyed but it is pending",
     "CancelledError",
 )
+# The Rust SDK logs this at ERROR when a data channel's buffer event finds the engine's
+# internal channel already closed: a room torn down under a leaving job (seen after a
+# room deletion and after a job left its room). Nothing of the agent's is lost.
+BENIGN = ("failed to send dc_event buffer_amount_change: SendError",)
 
 
 @dataclass
@@ -43,6 +47,8 @@ def bad_records(lines: list[str]) -> list[str]:
                 level = str(json.loads(line).get("level", ""))
             except json.JSONDecodeError:
                 pass
+        if any(p in line for p in BENIGN):
+            continue
         if level in ("ERROR", "CRITICAL") or any(p in line for p in FORBIDDEN):
             bad.append(line)
     return bad

@@ -221,10 +221,11 @@ class Console:
         self.page.mouse.up()
 
     # -- transcripts ---------------------------------------------------------------
-    def entries(self, role: str, *, final: bool = True) -> Locator:
-        final_attr = "true" if final else "false"
+    def entries(self, role: str, *, final: bool | None = True) -> Locator:
+        """Transcript entries of `role`: final, not yet final, or (None) either."""
+        final_attr = "" if final is None else f'[data-final="{"true" if final else "false"}"]'
         return self.el("transcript").locator(
-            f'[data-testid="transcript-entry"][data-role="{role}"][data-final="{final_attr}"]'
+            f'[data-testid="transcript-entry"][data-role="{role}"]{final_attr}'
         )
 
     def expect_user_final(self, text: str, *, index: int = -1) -> None:
@@ -239,7 +240,7 @@ class Console:
 
     def agent_replies(self) -> Locator:
         """The agent's transcript entries, final or still being spoken."""
-        return self.el("transcript").locator('[data-testid="transcript-entry"][data-role="agent"]')
+        return self.entries("agent", final=None)
 
     def agent_peak(self) -> float:
         return float(self.el("agent-level").get_attribute("data-peak") or 0)

@@ -2,11 +2,13 @@
 // creates the room, so joining a room that already exists (or naming an agent that no
 // worker serves) leaves the user alone. After AGENT_WAIT_MS the talk button says so.
 //
-// After a rejoin the page also brings the agent back by itself. LiveKit drops a join's
-// dispatch when no worker is registered at that moment, and after a server restart the
-// page rejoins faster than the agent workers register again. So while no agent is in
-// the room it asks the server to dispatch one (which does nothing while an agent is
-// there or on its way), every REJOIN_DISPATCH_MS, at most REJOIN_DISPATCH_TRIES times.
+// After a reconnection (the page's own rejoin, or livekit-client's full reconnect) the
+// page also brings the agent back by itself. LiveKit drops a join's dispatch when no
+// worker is registered at that moment, and after a server restart the page is back
+// faster than the agent workers register again. So while no agent is in the room it
+// asks the server to dispatch one (which does nothing while an agent is there or on its
+// way), every REJOIN_DISPATCH_MS, at most REJOIN_DISPATCH_TRIES times. An agent whose
+// own connection survived the restart comes back by itself, well within the first wait.
 
 import { postJson } from './api.js';
 
@@ -15,7 +17,7 @@ export const REJOIN_DISPATCH_MS = 3_000;
 export const REJOIN_DISPATCH_TRIES = 10;
 
 /** app: {state, update, log}. check() after every change of the agent or the connection;
- *  rejoined() once a rejoin has succeeded. */
+ *  reconnected() once a rejoin or a livekit-client reconnect has succeeded. */
 export function createAgentWait({ state, update, log }) {
   let timer = null;
   let dispatchTimer = null;
@@ -34,12 +36,13 @@ export function createAgentWait({ state, update, log }) {
   function dispatchWhileMissing(joined, n) {
     dispatchTimer = setTimeout(async () => {
       dispatchTimer = null;
-      if (state.agent || state.joined !== joined) return;
+      if (state.joined !== joined) return;
+      if (state.agent) return; // back (or never gone): nothing to do
       const { room, agent } = joined;
       try {
         const result = await postJson('/api/agent/dispatch', { room, agent }, state.form.accessKey);
         if (result.dispatch_id) {
-          log('info', `no agent after rejoining ${room}: dispatched ${agent} (attempt ${n})`);
+          log('info', `no agent after reconnecting to ${room}: dispatched ${agent} (attempt ${n})`);
         }
       } catch (err) {
         log('warn', `dispatching ${agent} into ${room} failed (attempt ${n}): ${err.message}`);
@@ -53,9 +56,10 @@ export function createAgentWait({ state, update, log }) {
   return {
     stop,
 
-    rejoined() {
+    reconnected() {
       clearTimeout(dispatchTimer);
-      if (!state.agent && state.joined) dispatchWhileMissing(state.joined, 1);
+      // the agent may still be listed from before the reconnect: the timer looks again
+      if (state.joined) dispatchWhileMissing(state.joined, 1);
     },
 
     check() {

@@ -137,7 +137,7 @@ export function createJoin(app) {
     log('info', `rejoin attempt ${n}: ${target.room} as ${target.identity}`, { attempt: n });
     try {
       if (!(await enter(target, gen, `rejoined ${target.room} (attempt ${n})`))) return;
-      app.agentWait.rejoined();
+      app.agentWait.reconnected();
       await app.refreshDevices();
     } catch (err) {
       if (gen !== generation) return;

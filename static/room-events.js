@@ -25,9 +25,13 @@ export function createRoomEvents(app) {
     onConnectionState(s) {
       if (state.connection === s || (s === 'disconnected' && !state.joined)) return;
       if (state.rejoin) return; // a rejoin attempt: the page shows reconnecting until it is in
+      const was = state.connection;
       state.connection = s;
       livekitLog(s === 'reconnecting' ? 'warn' : 'info', `connection ${s}`);
       app.talk.guard();
+      // livekit-client's own reconnect: after a server restart the room is new, and the
+      // agent may not have come with it
+      if (was === 'reconnecting' && s === 'connected') app.agentWait.reconnected();
     },
     onDisconnected(reason) {
       if (state.joined) app.join.lost(reason);

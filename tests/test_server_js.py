@@ -425,3 +425,30 @@ console.log(JSON.stringify({
     assert rejoining["reason"] == "Connection lost: rejoining r (attempt 3)…"
     assert rejoining["ptt"] is True and rejoining["disconnect"] is False
     assert rejoining["connect"] is True and rejoining["room"] is True
+
+
+def test_livekit_client_reconnect_brings_the_agent_back_but_a_first_connect_does_not(
+    tmp_path: Path,
+) -> None:
+    out = run_module(
+        tmp_path,
+        """
+import { createRoomEvents } from 'STATIC/room-events.js';
+const calls = [];
+const state = { connection: 'connecting', joined: { room: 'r' }, rejoin: null };
+const app = {
+  state, update: () => {}, log: () => {},
+  talk: { guard: () => {} },
+  agentWait: { reconnected: () => calls.push(state.connection) },
+};
+const events = createRoomEvents(app);
+const seen = [];
+for (const s of ['connected', 'reconnecting', 'connected', 'connected']) {
+  events.onConnectionState(s);
+  seen.push(calls.length);
+}
+console.log(JSON.stringify(seen));
+""",
+    )
+    # only the reconnecting → connected transition asks for the agent again
+    assert out == [0, 0, 1, 1]

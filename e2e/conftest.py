@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserType, Page
+from playwright.sync_api import Browser, BrowserContext, BrowserType, Page
 from playwright.sync_api import Error as PlaywrightError
 
 from agent import upstream
@@ -152,25 +152,57 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
 LaunchConsole = Callable[..., Console]
 
 
+class Browsers:
+    """One Chromium per speech clip, launched on first use and kept for the session.
+
+    The fake microphone's file is a launch flag, so a browser serves one clip; each test
+    gets a fresh context (its own cookies, storage and pages) in it. A capture opened in
+    a new context starts the file from its beginning, as in a new browser. Launching
+    costs about a CPU-second, so this keeps the suite's CPU for the calls under test."""
+
+    def __init__(self, browser_type: BrowserType, launch_args: dict) -> None:
+        self._type = browser_type
+        self._args = launch_args
+        self._open: dict[Path, Browser] = {}
+
+    def for_clip(self, clip: SpeechClip) -> Browser:
+        browser = self._open.get(clip.path)
+        if browser is None or not browser.is_connected():
+            args = [*self._args["args"], f"--use-file-for-fake-audio-capture={clip.path}"]
+            browser = self._type.launch(**{**self._args, "args": args})
+            self._open[clip.path] = browser
+        return browser
+
+    def close(self) -> None:
+        for browser in self._open.values():
+            with contextlib.suppress(PlaywrightError):
+                browser.close()
+        self._open.clear()
+
+
+@pytest.fixture(scope="session")
+def browsers(browser_type: BrowserType, browser_type_launch_args: dict) -> Iterator[Browsers]:
+    pool = Browsers(browser_type, browser_type_launch_args)
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
 def launch_console(
-    browser_type: BrowserType,
-    browser_type_launch_args: dict,
+    browsers: Browsers,
     target: Target,
     request: pytest.FixtureRequest,
-    tmp_path: Path,
 ) -> Iterator[LaunchConsole]:
-    """Opens the console in a fresh Chromium whose microphone plays `clip` in a loop."""
-    browsers: list[Browser] = []
+    """Opens the console in a fresh browser context whose microphone plays `clip` in a
+    loop (the clip's browser: see Browsers)."""
+    contexts: list[BrowserContext] = []
     pages: list[Page] = []
 
     def launch(
         clip: SpeechClip, *, room: str, identity: str = "qa-user", agent: str | None = None
     ) -> Console:
-        args = [*browser_type_launch_args["args"], f"--use-file-for-fake-audio-capture={clip.path}"]
-        browser = browser_type.launch(**{**browser_type_launch_args, "args": args})
-        browsers.append(browser)
-        context = browser.new_context()
+        context = browsers.for_clip(clip).new_context()
+        contexts.append(context)
         context.tracing.start(screenshots=True, snapshots=True)
         page = context.new_page()
         pages.append(page)
@@ -191,12 +223,10 @@ def launch_console(
             with contextlib.suppress(PlaywrightError):
                 page.screenshot(path=str(out / f"page{i}.png"))
         leave(page)
-        if failed:
-            page.context.tracing.stop(path=str(out / f"trace{i}.zip"))
-        else:
-            page.context.tracing.stop()
-    for browser in browsers:
-        browser.close()
+    for i, context in enumerate(contexts):
+        with contextlib.suppress(PlaywrightError):
+            context.tracing.stop(path=str(out / f"trace{i}.zip") if failed else None)
+            context.close()
 
 
 def leave(page: Page) -> None:

@@ -21,6 +21,9 @@ METER_LAG_MS = 45  # the meter reports a sound about one analysis window after i
 ONSET_LEAD_MS = 120  # aim before the onset: a busy machine presses tens of ms late
 ONSET_TOLERANCE_MS = 30
 ONSET_ATTEMPTS = 4
+# a press may go in the silence already under way when this much of it is left: the
+# press and the microphone's unmute take tens of ms, hundreds on a busy machine
+PRESS_LEAD_MS = 500
 
 
 class Console:
@@ -141,6 +144,25 @@ class Console:
             ) from None
         return float(handle.json_value())
 
+    def _silence_before(self, segment: int) -> float:
+        """Page time (ms) of the end of the phrase before `segment`, for a press in the
+        silence after it: the silence under way if enough of it is left (PRESS_LEAD_MS),
+        else the next one, rather than always waiting a whole loop of the clip."""
+        previous = (segment - 1) % len(self.clip.segments)
+        self._track_bursts()
+        left = self.clip.silence_before(segment) * 1000 + METER_TAIL_MS - PRESS_LEAD_MS
+        end = self.page.evaluate(
+            """([previous, left]) => {
+                const last = window.__pttBursts.at(-1);
+                if (!last || last.seg !== previous || last.end === null) return null;
+                return performance.now() < last.end + left ? last.end : null;
+            }""",
+            [previous, left],
+        )
+        if end is not None:
+            return float(end)
+        return self._wait_burst(previous, after=self._now(), edge="end")
+
     def wait_until(self, page_ms: float) -> None:
         """Until the page clock reaches `page_ms`: a point of the audio the page measured."""
         self.page.wait_for_function(
@@ -180,9 +202,8 @@ class Console:
         runs once the phrase has started, with the button held (a fault mid-turn)."""
         late: list[float] = []
         for _ in range(ONSET_ATTEMPTS if at_onset else 1):
-            previous = (segment - 1) % len(self.clip.segments)
             self.el("ptt-button").hover()
-            end_prev = self._wait_burst(previous, after=self._now(), edge="end")
+            end_prev = self._silence_before(segment)
             if at_onset:
                 silence = self.clip.silence_before(segment) * 1000
                 self.wait_until(end_prev + METER_TAIL_MS + silence - ONSET_LEAD_MS)
@@ -209,9 +230,8 @@ class Console:
 
     def cancel_mid_phrase(self, segment: int = 0) -> None:
         """Press before phrase `segment`, press Esc halfway through it, then let go."""
-        previous = (segment - 1) % len(self.clip.segments)
         self.el("ptt-button").hover()
-        end_prev = self._wait_burst(previous, after=self._now(), edge="end")
+        end_prev = self._silence_before(segment)
         self.press()
         start = self._wait_burst(segment, after=end_prev, edge="start")
         seg = self.clip.segments[segment]
@@ -260,8 +280,7 @@ class Console:
     ) -> None:
         """`press()` in the silence before phrase `segment`, `release()` `after` s after
         it ends (with `midway`: halfway through it); each waits for its own effect."""
-        previous = (segment - 1) % len(self.clip.segments)
-        end_prev = self._wait_burst(previous, after=self._now(), edge="end")
+        end_prev = self._silence_before(segment)
         press()
         if midway:
             start = self._wait_burst(segment, after=end_prev, edge="start")

@@ -80,6 +80,14 @@ class Console:
         if (window.__pttBursts) return;
         document.addEventListener(
             'pointerdown', () => (window.__pttPressAt = performance.now()), true);
+        const talk = (window.__pttTalk = []); // [page ms, aria-pressed] of the talk button
+        new MutationObserver((records) => {
+            for (const r of records) {
+                if (r.target.dataset?.testid !== 'ptt-button') continue;
+                const pressed = r.target.getAttribute('aria-pressed');
+                talk.push([Math.round(performance.now()), pressed]);
+            }
+        }).observe(document, { subtree: true, attributeFilter: ['aria-pressed'] });
         const bursts = (window.__pttBursts = []);
         // installed before the microphone started, the first burst is the clip's start
         let loud = null, quiet = beforeAudio ? firstQuietMs + 1 : 0, current = null, seg = -1;
@@ -135,14 +143,22 @@ class Console:
                 timeout=(self.clip.duration * 3 + 5) * 1000,
             )
         except PlaywrightTimeoutError:
-            heard = self.page.evaluate(
-                "() => window.__pttBursts.slice(-12).map((b) => [b.seg, b.start, b.end])"
-            )
             raise AssertionError(
                 f"phrase {seg} ({edge}) never heard after page time {after:.0f} ms; "
-                f"last bursts [phrase, start, end]: {heard}"
+                + self.timeline()
             ) from None
         return float(handle.json_value())
+
+    def timeline(self) -> str:
+        """What the page heard and when the talk button was held, for a failure message."""
+        heard, talk = self.page.evaluate(
+            """() => [
+                window.__pttBursts.slice(-12).map(
+                    (b) => [b.seg, Math.round(b.start), b.end && Math.round(b.end)]),
+                (window.__pttTalk ?? []).slice(-12),
+            ]"""
+        )
+        return f"last bursts [phrase, start, end]: {heard}; talk button [ms, pressed]: {talk}"
 
     def _silence_before(self, segment: int) -> float:
         """Page time (ms) of the end of the phrase before `segment`, for a press in the
@@ -250,9 +266,12 @@ class Console:
 
     def expect_user_final(self, text: str, *, index: int = -1) -> None:
         entries = self.entries("user")
-        expect(entries.nth(index) if index >= 0 else entries.last).to_contain_text(
-            text, timeout=TURN_TIMEOUT
-        )
+        try:
+            expect(entries.nth(index) if index >= 0 else entries.last).to_contain_text(
+                text, timeout=TURN_TIMEOUT
+            )
+        except AssertionError as e:
+            raise AssertionError(f"{e}\nthe clip as heard: {self.timeline()}") from None
 
     def expect_agent_reply(self, count: int = 1) -> None:
         """`count` replies on the page, the last one played out (its entry is final)."""

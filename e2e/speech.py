@@ -69,10 +69,16 @@ def write_clip(
     *,
     lead: float = 0.5,
     gap: float = 0.8,
-    tail: float = 1.0,
+    tail: float | None = None,
 ) -> SpeechClip:
-    """Write `<folder>/<name>.wav` (48 kHz mono PCM16) and describe its timeline."""
+    """Write `<folder>/<name>.wav` (48 kHz mono PCM16) and describe its timeline.
+
+    The default `tail` makes the silence before the first phrase the clip's longest
+    (1 s), which is how the page tells where the clip starts; a clip of one phrase needs
+    no such mark, and a shorter loop (0.5 s) is a shorter wait for each turn."""
     phrases = [phrases] if isinstance(phrases, str) else phrases
+    if tail is None:
+        tail = 0.5 if len(phrases) == 1 else 1.0
     parts = [np.zeros(int(lead * RATE), dtype=np.int16)]
     segments = []
     t = lead

@@ -128,17 +128,18 @@ def test_rapid_press_release_leaves_agent_healthy(
         console.page.mouse.down()
         console.page.mouse.up()
     expect(button).to_have_attribute("aria-pressed", "false")
+    # the page sends the 50 turns' RPCs one after another: wait until every end_turn has
+    # answered (a press before that waits its turn in the queue, and its words with it)
+    log = console.el("event-log")
+    expect(log.get_by_text(re.compile(r"rpc end_turn (ok|failed)"))).to_have_count(
+        50, timeout=60_000
+    )
     console.expect_agent_state("listening", timeout=30_000)
     if clip == "door":
         console.speak_turn()
         console.expect_user_final("open the door")
         return
-    # nothing was said: no words may appear, and the agent still takes a turn. The page
-    # sends the 50 turns' RPCs one after another: wait until every end_turn has answered
-    log = console.el("event-log")
-    expect(log.get_by_text(re.compile(r"rpc end_turn (ok|failed)"))).to_have_count(
-        50, timeout=30_000
-    )
+    # nothing was said: no words may appear, and the agent still takes a turn
     ended = log.get_by_text("rpc end_turn ok")
     before = ended.count()
     console.press()

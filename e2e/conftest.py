@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, BrowserType, Page
+from playwright.sync_api import Browser, BrowserContext, Page
 from playwright.sync_api import Error as PlaywrightError
 
 from agent import upstream
 from e2e.browser import CHROMIUM, CHROMIUM_ARGS
 from e2e.console import Console
 from e2e.log_oracle import LogCursor, bad_records
-from e2e.speech import SpeechClip, write_clip
+from e2e.speech import SpeechClip, write_clip, write_silence
 from stack.supervisor import Stack, StackConfig
 
 PHRASES: dict[str, list[str]] = {
@@ -26,7 +26,6 @@ PHRASES: dict[str, list[str]] = {
     "door": ["open the door"],
     "cancel": ["play some music", "close the door"],
     "turns": ["hello agent", "how many turns"],
-    "first": ["hello agent", "turn on the lights"],
     "silence": [],
 }
 
@@ -144,64 +143,35 @@ def log_oracle(request: pytest.FixtureRequest) -> Iterator[None]:
         pytest.fail("an agent logged errors during this test:\n" + "\n".join(bad[:10]), False)
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
-
-
 LaunchConsole = Callable[..., Console]
 
 
-class Browsers:
-    """One Chromium per speech clip, launched on first use and kept for the session.
-
-    The fake microphone's file is a launch flag, so a browser serves one clip; each test
-    gets a fresh context (its own cookies, storage and pages) in it. A capture opened in
-    a new context starts the file from its beginning, as in a new browser. Launching
-    costs about a CPU-second, so this keeps the suite's CPU for the calls under test."""
-
-    def __init__(self, browser_type: BrowserType, launch_args: dict) -> None:
-        self._type = browser_type
-        self._args = launch_args
-        self._open: dict[Path, Browser] = {}
-
-    def for_clip(self, clip: SpeechClip) -> Browser:
-        browser = self._open.get(clip.path)
-        if browser is None or not browser.is_connected():
-            args = [*self._args["args"], f"--use-file-for-fake-audio-capture={clip.path}"]
-            browser = self._type.launch(**{**self._args, "args": args})
-            self._open[clip.path] = browser
-        return browser
-
-    def close(self) -> None:
-        for browser in self._open.values():
-            with contextlib.suppress(PlaywrightError):
-                browser.close()
-        self._open.clear()
-
-
 @pytest.fixture(scope="session")
-def browsers(browser_type: BrowserType, browser_type_launch_args: dict) -> Iterator[Browsers]:
-    pool = Browsers(browser_type, browser_type_launch_args)
-    yield pool
-    pool.close()
+def browser_type_launch_args(
+    browser_type_launch_args: dict, tmp_path_factory: pytest.TempPathFactory
+) -> dict:
+    """Debian's Chromium; its own fake microphone plays silence (the pages' microphone
+    is the suite's: see Console), so a capture the suite did not make is quiet."""
+    silence = tmp_path_factory.mktemp("mic") / "silence.wav"
+    write_silence(silence, seconds=1.0)
+    args = [*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={silence}"]
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": args}
 
 
 @pytest.fixture
 def launch_console(
-    browsers: Browsers,
-    target: Target,
-    request: pytest.FixtureRequest,
+    browser: Browser, target: Target, request: pytest.FixtureRequest
 ) -> Iterator[LaunchConsole]:
-    """Opens the console in a fresh browser context whose microphone plays `clip` in a
-    loop (the clip's browser: see Browsers)."""
+    """Opens the console in a fresh browser context (one Chromium serves the session);
+    its microphone says the phrases of `clip` when the test has it speak."""
     contexts: list[BrowserContext] = []
     pages: list[Page] = []
 
     def launch(
         clip: SpeechClip, *, room: str, identity: str = "qa-user", agent: str | None = None
     ) -> Console:
-        context = browsers.for_clip(clip).new_context()
+        # the permission lets enumerateDevices() name the fake devices (device picker)
+        context = browser.new_context(permissions=["microphone"])
         contexts.append(context)
         context.tracing.start(screenshots=True, snapshots=True)
         page = context.new_page()

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import json
+import base64
 import re
 from collections.abc import Callable
 from urllib.parse import urlencode
 
 from playwright.sync_api import Locator, Page, expect
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from e2e.speech import SpeechClip
 
 TURN_TIMEOUT = 15_000
-QUIET_MS = 250  # silence that ends a burst: longer than any pause inside a phrase
-MAX_TICK_MS = 45  # the most one tracker tick counts: a little over the meter's interval
-# the meter's peak window (~43 ms) keeps the level up after the sound stops
-METER_TAIL_MS = -40
-METER_LAG_MS = 45  # the meter reports a sound about one analysis window after it starts
-ONSET_LEAD_MS = 120  # aim before the onset: a busy machine presses tens of ms late
-ONSET_TOLERANCE_MS = 30
-ONSET_ATTEMPTS = 4
-# a press may go in the silence already under way when this much of it is left: the
-# press and the microphone's unmute take tens of ms, hundreds on a busy machine
-PRESS_LEAD_MS = 500
+SPEAK_AFTER_PRESS = 0.2  # s between the press and the first word, as a person leaves
 
 
 class Console:
@@ -43,7 +32,7 @@ class Console:
             params["agent"] = agent  # dispatch this agent name instead of the default
         if access_key is None:
             params["autoconnect"] = "1"
-        self._install_tracker()
+        self._install_microphone()
         self.page.goto(f"{self.base_url}/?{urlencode(params)}")
         if access_key is not None:  # typed, never put in the URL
             self.el("access-key-input").fill(access_key)
@@ -64,126 +53,124 @@ class Console:
     def expect_agent_state(self, state: str, timeout: float = 30_000) -> None:
         expect(self.el("agent-state")).to_have_text(state, timeout=timeout)
 
-    # -- the microphone loop ---------------------------------------------------
-    # Chromium's fake microphone loops its file with jitter of a few hundred ms per loop,
-    # so turns are timed from what the page hears: it meters the microphone even while
-    # muted, and a tracker in the page records each burst of sound. The burst after the
-    # longest silence is the clip's first phrase; the rest follow in order.
-
-    # The tracker is installed before the page's own scripts run (an init script), so it
-    # has heard the silence before the clip's first phrase by the time the microphone
-    # starts, and labels that phrase at once instead of waiting for the next loop.
-    # Silence is counted in ticks actually observed, each worth at most MAX_TICK_MS: when
-    # the busy page stalls its timers for 300 ms mid-phrase, that is not 300 ms of quiet
-    # (counted as wall time, it ended the phrase early and the release cut its last word).
-    _TRACKER = """([quietMs, firstQuietMs, phrases, maxTickMs, beforeAudio]) => {
-        if (window.__pttBursts) return;
-        document.addEventListener(
-            'pointerdown', () => (window.__pttPressAt = performance.now()), true);
-        const talk = (window.__pttTalk = []); // [page ms, aria-pressed] of the talk button
+    # -- the microphone ------------------------------------------------------------
+    # The page's microphone is a stream this suite plays phrases into, on demand: an init
+    # script answers the page's getUserMedia() for audio with a track of a Web Audio
+    # destination (the page and livekit-client are otherwise untouched: the track is
+    # published, muted and unmuted, metered and switched as a real one). So a turn
+    # presses, speaks and releases when the test says, with no waiting for a looping
+    # file; the words reach the agent through the real WebRTC path. Each playback is
+    # recorded in page time, with the talk button's presses, for failure messages.
+    _MICROPHONE = """() => {
+        if (window.__pttMic) return;
+        const mic = (window.__pttMic = { phrases: [], played: [], talk: [], source: null });
+        mic.context = () => {
+            if (!mic.ctx) {
+                mic.ctx = new AudioContext({ sampleRate: 48000 });
+                mic.dest = mic.ctx.createMediaStreamDestination();
+            }
+            return mic.ctx;
+        };
+        mic.load = (phrases) => {
+            const ctx = mic.context();
+            mic.phrases = phrases.map((b64) => {
+                const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+                const pcm = new Int16Array(bytes.buffer);
+                const buffer = ctx.createBuffer(1, pcm.length, 48000);
+                const out = buffer.getChannelData(0);
+                for (let i = 0; i < pcm.length; i++) out[i] = pcm[i] / 32768;
+                return buffer;
+            });
+        };
+        mic.play = (i, loop = false) => {
+            mic.stop();
+            const source = mic.context().createBufferSource();
+            source.buffer = mic.phrases[i];
+            source.loop = loop;
+            source.connect(mic.dest);
+            const played = { phrase: i, start: performance.now(), end: null };
+            source.onended = () => (played.end = performance.now());
+            source.start();
+            mic.source = source;
+            mic.played.push(played);
+            return mic.played.length - 1;
+        };
+        mic.stop = () => {
+            if (mic.source) mic.source.stop();
+            mic.source = null;
+        };
+        // "speaking at the instant of press": play from inside the press itself
+        mic.playOnPress = (i) => document.addEventListener(
+            'pointerdown', () => mic.play(i), { capture: true, once: true });
+        const getUserMedia = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+        navigator.mediaDevices.getUserMedia = async (constraints) => {
+            if (!constraints?.audio || constraints.video) return getUserMedia(constraints);
+            await mic.context().resume();
+            return new MediaStream([mic.dest.stream.getAudioTracks()[0].clone()]);
+        };
         new MutationObserver((records) => {
             for (const r of records) {
                 if (r.target.dataset?.testid !== 'ptt-button') continue;
                 const pressed = r.target.getAttribute('aria-pressed');
-                talk.push([Math.round(performance.now()), pressed]);
+                mic.talk.push([Math.round(performance.now()), pressed]);
             }
         }).observe(document, { subtree: true, attributeFilter: ['aria-pressed'] });
-        const bursts = (window.__pttBursts = []);
-        // installed before the microphone started, the first burst is the clip's start
-        let loud = null, quiet = beforeAudio ? firstQuietMs + 1 : 0, current = null, seg = -1;
-        let lastTick = performance.now();
-        setInterval(() => {
-            const now = performance.now();
-            const tick = Math.min(now - lastTick, maxTickMs);
-            lastTick = now;
-            const meter = document.querySelector('[data-testid="mic-level"]');
-            if (meter !== null && Number(meter.value) >= 0.02) {
-                if (current === null) {
-                    seg = quiet > firstQuietMs ? 0 : seg < 0 ? -1 : (seg + 1) % phrases;
-                    current = { seg, start: now, end: null };
-                    bursts.push(current);
-                }
-                loud = now;
-                quiet = 0;
-            } else {
-                quiet += tick;
-                if (current !== null && quiet >= quietMs) {
-                    current.end = loud;
-                    current = null;
-                }
-            }
-        }, 5);
     }"""
 
-    def _tracker_args(self, *, before_audio: bool) -> list[float]:
-        first_quiet = (self.clip.longest_gap + 0.3) * 1000
-        return [QUIET_MS, first_quiet, len(self.clip.segments), MAX_TICK_MS, before_audio]
+    def _install_microphone(self) -> None:
+        """From the next navigation on, every document of this page has the microphone."""
+        self.page.add_init_script(script=f"({self._MICROPHONE})();")
 
-    def _install_tracker(self) -> None:
-        """From the next navigation on, every document of this page tracks bursts."""
-        args = json.dumps(self._tracker_args(before_audio=True))
-        self.page.add_init_script(script=f"({self._TRACKER})({args});")
+    def _load_phrases(self) -> None:
+        if self.page.evaluate("() => window.__pttMic.phrases.length") == 0:
+            phrases = [base64.b64encode(seg.pcm).decode() for seg in self.clip.segments]
+            self.page.evaluate("(phrases) => window.__pttMic.load(phrases)", phrases)
 
-    def _track_bursts(self) -> None:
-        """Starts the tracker in a page opened without `open()` (a no-op otherwise)."""
-        self.page.evaluate(self._TRACKER, self._tracker_args(before_audio=False))
+    def play(self, segment: int, *, loop: bool = False) -> int:
+        """Start saying phrase `segment` (over and over, with `loop`); its playback id."""
+        self._load_phrases()
+        return int(
+            self.page.evaluate("([i, loop]) => window.__pttMic.play(i, loop)", [segment, loop])
+        )
 
-    def _wait_burst(self, seg: int, *, after: float, edge: str) -> float:
-        """Page time (ms) of the `edge` ("start"/"end") of phrase `seg` later than `after`."""
-        self._track_bursts()
-        try:
-            handle = self.page.wait_for_function(
-                """([seg, after, edge]) => {
-                    const b = window.__pttBursts.find(
-                        (b) => b.seg === seg && b[edge] !== null && b[edge] > after);
-                    return b ? b[edge] : false;
-                }""",
-                arg=[seg, after, edge],
-                polling=5,
-                timeout=(self.clip.duration * 3 + 5) * 1000,
-            )
-        except PlaywrightTimeoutError:
-            raise AssertionError(
-                f"phrase {seg} ({edge}) never heard after page time {after:.0f} ms; "
-                + self.timeline()
-            ) from None
+    def stop_playing(self) -> None:
+        self.page.evaluate("() => window.__pttMic.stop()")
+
+    def _played(self, playback: int, edge: str) -> float:
+        """Page time (ms) at which `playback` started or ended ("start"/"end")."""
+        handle = self.page.wait_for_function(
+            "([n, edge]) => window.__pttMic.played[n]?.[edge] ?? false",
+            arg=[playback, edge],
+            polling=5,
+            timeout=30_000,
+        )
         return float(handle.json_value())
 
+    def _wait_into(self, playback: int, segment: int, fraction: float) -> None:
+        """Until `fraction` of phrase `segment` (playing as `playback`) has been said."""
+        start = self._played(playback, "start")
+        self.wait_until(start + self.clip.segments[segment].duration * fraction * 1000)
+
     def timeline(self) -> str:
-        """What the page heard and when the talk button was held, for a failure message."""
-        heard, talk = self.page.evaluate(
+        """What the page's microphone said and when the talk button was held (page ms)."""
+        played, talk = self.page.evaluate(
             """() => [
-                window.__pttBursts.slice(-12).map(
-                    (b) => [b.seg, Math.round(b.start), b.end && Math.round(b.end)]),
-                (window.__pttTalk ?? []).slice(-12),
+                window.__pttMic.played.slice(-12).map(
+                    (p) => [p.phrase, Math.round(p.start), p.end && Math.round(p.end)]),
+                window.__pttMic.talk.slice(-12),
             ]"""
         )
-        return f"last bursts [phrase, start, end]: {heard}; talk button [ms, pressed]: {talk}"
-
-    def _silence_before(self, segment: int) -> float:
-        """Page time (ms) of the end of the phrase before `segment`, for a press in the
-        silence after it: the silence under way if enough of it is left (PRESS_LEAD_MS),
-        else the next one, rather than always waiting a whole loop of the clip."""
-        previous = (segment - 1) % len(self.clip.segments)
-        self._track_bursts()
-        left = self.clip.silence_before(segment) * 1000 + METER_TAIL_MS - PRESS_LEAD_MS
-        end = self.page.evaluate(
-            """([previous, left]) => {
-                const last = window.__pttBursts.at(-1);
-                if (!last || last.seg !== previous || last.end === null) return null;
-                return performance.now() < last.end + left ? last.end : null;
-            }""",
-            [previous, left],
-        )
-        if end is not None:
-            return float(end)
-        return self._wait_burst(previous, after=self._now(), edge="end")
+        return f"phrases said [phrase, start, end]: {played}; talk button [ms, pressed]: {talk}"
 
     def wait_until(self, page_ms: float) -> None:
-        """Until the page clock reaches `page_ms`: a point of the audio the page measured."""
+        """Until the page clock reaches `page_ms`."""
         self.page.wait_for_function(
             "(t) => performance.now() >= t", arg=page_ms, polling=5, timeout=30_000
         )
+
+    def wait(self, seconds: float) -> None:
+        """`seconds` by the page's clock."""
+        self.wait_until(self._now() + seconds * 1000)
 
     def log_entries(self, text: str | re.Pattern[str], level: str = "") -> Locator:
         """Event log entries containing `text` (any, if empty), of `level` if given."""
@@ -213,45 +200,31 @@ class Console:
         after: float = 0.3,
         during: Callable[[], None] | None = None,
     ) -> None:
-        """One turn around phrase `segment`: press in the silence before it (or, with
-        `at_onset`, at the instant it starts), release `after` s after it ends. `during`
-        runs once the phrase has started, with the button held (a fault mid-turn)."""
-        late: list[float] = []
-        for _ in range(ONSET_ATTEMPTS if at_onset else 1):
-            self.el("ptt-button").hover()
-            end_prev = self._silence_before(segment)
-            if at_onset:
-                silence = self.clip.silence_before(segment) * 1000
-                self.wait_until(end_prev + METER_TAIL_MS + silence - ONSET_LEAD_MS)
-            self.press(hover=not at_onset)  # hovered above: a second hover costs ~50 ms
-            if at_onset:
-                onset = self._wait_burst(segment, after=end_prev, edge="start") - METER_LAG_MS
-                pressed = float(self.page.evaluate("window.__pttPressAt"))
-                if pressed > onset + ONSET_TOLERANCE_MS:
-                    late.append(round(pressed - onset))
-                    # the machine was too busy to press in time: not a result, try again
-                    self.page.keyboard.press("Escape")
-                    self.page.mouse.up()
-                    continue
-            if during is not None:
-                self._wait_burst(segment, after=end_prev, edge="start")
-                during()
-            end = self._wait_burst(segment, after=end_prev, edge="end")
-            self.wait_until(end + after * 1000)
-            self.release()
-            return
-        raise AssertionError(
-            f"could not press within {ONSET_TOLERANCE_MS} ms of the onset: late by {late} ms"
-        )
+        """One turn saying phrase `segment`: press, speak SPEAK_AFTER_PRESS s later (with
+        `at_onset`, at the instant of the press), release `after` s after the phrase
+        ends. `during` runs once the phrase has started, with the button held."""
+        self._load_phrases()
+        self.el("ptt-button").hover()
+        if at_onset:
+            count = int(self.page.evaluate("() => window.__pttMic.played.length"))
+            self.page.evaluate("(i) => window.__pttMic.playOnPress(i)", segment)
+            self.press(hover=False)
+            playback = count
+        else:
+            self.press(hover=False)
+            self.wait(SPEAK_AFTER_PRESS)
+            playback = self.play(segment)
+        if during is not None:
+            self._played(playback, "start")
+            during()
+        self.wait_until(self._played(playback, "end") + after * 1000)
+        self.release()
 
     def cancel_mid_phrase(self, segment: int = 0) -> None:
-        """Press before phrase `segment`, press Esc halfway through it, then let go."""
-        self.el("ptt-button").hover()
-        end_prev = self._silence_before(segment)
+        """Press, say phrase `segment`, press Esc halfway through it, then let go."""
         self.press()
-        start = self._wait_burst(segment, after=end_prev, edge="start")
-        seg = self.clip.segments[segment]
-        self.wait_until(start + (seg.end - seg.start) / 2 * 1000)
+        self.wait(SPEAK_AFTER_PRESS)
+        self._wait_into(self.play(segment), segment, 0.5)
         self.page.keyboard.press("Escape")
         expect(self.el("ptt-button")).to_have_attribute("aria-pressed", "false")
         self.page.mouse.up()
@@ -271,7 +244,7 @@ class Console:
                 text, timeout=TURN_TIMEOUT
             )
         except AssertionError as e:
-            raise AssertionError(f"{e}\nthe clip as heard: {self.timeline()}") from None
+            raise AssertionError(f"{e}\n{self.timeline()}") from None
 
     def expect_agent_reply(self, count: int = 1) -> None:
         """`count` replies on the page, the last one played out (its entry is final)."""
@@ -297,17 +270,15 @@ class Console:
         after: float = 0.3,
         midway: bool = False,
     ) -> None:
-        """`press()` in the silence before phrase `segment`, `release()` `after` s after
-        it ends (with `midway`: halfway through it); each waits for its own effect."""
-        end_prev = self._silence_before(segment)
+        """`press()`, say phrase `segment`, `release()` `after` s after it ends (with
+        `midway`: halfway through it); `press` and `release` wait for their own effect."""
         press()
+        self.wait(SPEAK_AFTER_PRESS)
+        playback = self.play(segment)
         if midway:
-            start = self._wait_burst(segment, after=end_prev, edge="start")
-            seg = self.clip.segments[segment]
-            self.wait_until(start + (seg.end - seg.start) / 2 * 1000)
+            self._wait_into(playback, segment, 0.5)
         else:
-            end = self._wait_burst(segment, after=end_prev, edge="end")
-            self.wait_until(end + after * 1000)
+            self.wait_until(self._played(playback, "end") + after * 1000)
         release()
 
     def rpc_entries(self, method: str, outcome: str = "ok") -> Locator:

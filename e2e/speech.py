@@ -1,4 +1,5 @@
-"""Speech WAVs for the fake microphone, generated with espeak-ng (never committed)."""
+"""Speech for the page's microphone, generated with espeak-ng at session start (never
+committed)."""
 
 from __future__ import annotations
 
@@ -13,36 +14,28 @@ RATE = 48000
 
 
 @dataclass(frozen=True)
-class Segment:
-    phrase: str
-    start: float
-    end: float
+class Phrase:
+    """One spoken phrase: its text and its audio (48 kHz mono PCM16, silence trimmed)."""
+
+    text: str
+    pcm: bytes
+
+    @property
+    def duration(self) -> float:
+        return len(self.pcm) / 2 / RATE
 
 
 @dataclass(frozen=True)
 class SpeechClip:
-    """A looping WAV: silence, then each phrase followed by a gap, then a tail of silence."""
+    """The phrases a test can say, by index, each played into the page's microphone on
+    demand (see Console). `path` holds them back to back, to listen to."""
 
     path: Path
-    segments: tuple[Segment, ...]
-    duration: float
+    segments: tuple[Phrase, ...]
 
     @property
     def phrase(self) -> str:
-        return self.segments[0].phrase
-
-    def silence_before(self, segment: int) -> float:
-        """Seconds of silence between the previous phrase (looping) and `segment`."""
-        seg = self.segments[segment]
-        if segment == 0:
-            return seg.start + (self.duration - self.segments[-1].end)
-        return seg.start - self.segments[segment - 1].end
-
-    @property
-    def longest_gap(self) -> float:
-        """The longest silence between two phrases (0 for one phrase)."""
-        gaps = [b.start - a.end for a, b in zip(self.segments, self.segments[1:], strict=False)]
-        return max(gaps, default=0.0)
+        return self.segments[0].text
 
 
 def synthesize(phrase: str, *, rate: int = RATE) -> np.ndarray:
@@ -62,38 +55,23 @@ def synthesize(phrase: str, *, rate: int = RATE) -> np.ndarray:
     return out.astype(np.int16)
 
 
-def write_clip(
-    folder: Path,
-    name: str,
-    phrases: str | list[str],
-    *,
-    lead: float = 0.5,
-    gap: float = 0.8,
-    tail: float | None = None,
-) -> SpeechClip:
-    """Write `<folder>/<name>.wav` (48 kHz mono PCM16) and describe its timeline.
-
-    The default `tail` makes the silence before the first phrase the clip's longest
-    (1 s), which is how the page tells where the clip starts; a clip of one phrase needs
-    no such mark, and a shorter loop (0.5 s) is a shorter wait for each turn."""
+def write_clip(folder: Path, name: str, phrases: str | list[str]) -> SpeechClip:
+    """Synthesize `phrases` and write them to `<folder>/<name>.wav`, 0.5 s apart."""
     phrases = [phrases] if isinstance(phrases, str) else phrases
-    if tail is None:
-        tail = 0.5 if len(phrases) == 1 else 1.0
-    parts = [np.zeros(int(lead * RATE), dtype=np.int16)]
-    segments = []
-    t = lead
-    for i, phrase in enumerate(phrases):
-        speech = synthesize(phrase)
-        segments.append(Segment(phrase, t, t + len(speech) / RATE))
-        parts.append(speech)
-        t += len(speech) / RATE
-        pause = tail if i == len(phrases) - 1 else gap
-        parts.append(np.zeros(int(pause * RATE), dtype=np.int16))
-        t += pause
+    segments = tuple(Phrase(text, synthesize(text).tobytes()) for text in phrases)
+    gap = np.zeros(RATE // 2, dtype=np.int16).tobytes()
     path = folder / f"{name}.wav"
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(RATE)
-        w.writeframes(np.concatenate(parts).tobytes())
-    return SpeechClip(path=path, segments=tuple(segments), duration=t)
+        w.writeframes(gap + b"".join(seg.pcm + gap for seg in segments))
+    return SpeechClip(path=path, segments=segments)
+
+
+def write_silence(path: Path, *, seconds: float) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes(np.zeros(int(seconds * RATE), dtype=np.int16).tobytes())

@@ -14,10 +14,12 @@ from stack.supervisor import Stack
 
 pytestmark = pytest.mark.chaos
 
-# the Rust SDK logs its reconnect attempts, and the reset signal socket, at ERROR
+# the Rust SDK logs its reconnect attempts, the reset signal socket and the data
+# channels the server closed, at ERROR
 LIVEKIT_RECONNECT = (
     r"livekit::rtc_engine.*(resuming|restarting) connection"
     r"|livekit_signaling::signal_stream.*websocket recv error"
+    r"|livekit::rtc_engine.*data channel '\w+' closed unexpectedly"
 )
 # the Deepgram plugin logs its broken receive task at ERROR, then retries
 STT_CONNECTION_LOST = r"Error in recv_task.*deepgram connection closed unexpectedly"

@@ -30,9 +30,10 @@ def main() -> None:
         clip = write_clip(Path(tmp), "demo", ["hello agent", "turn on the lights"])
         with Stack(StackConfig.ephemeral(Path(tmp) / "logs"), echo=None) as stack:
             with sync_playwright() as pw:
-                args = [*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={clip.path}"]
-                browser = pw.chromium.launch(executable_path=CHROMIUM, args=args)
-                page = browser.new_page(viewport={"width": 1280, "height": 1000})
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                page = browser.new_page(
+                    viewport={"width": 1280, "height": 1000}, permissions=["microphone"]
+                )
                 console = Console(page, base_url=stack.config.web_url, clip=clip)
                 console.open(room="readme-demo", identity="developer")
                 console.expect_agent_state("listening")

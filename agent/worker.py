@@ -7,7 +7,16 @@ import logging
 from typing import Any
 
 from livekit import rtc
-from livekit.agents import Agent, AgentServer, AgentSession, JobContext, JobRequest, room_io
+from livekit.agents import (
+    Agent,
+    AgentServer,
+    AgentSession,
+    JobContext,
+    JobProcess,
+    JobRequest,
+    room_io,
+)
+from livekit.agents.utils import http_context
 from livekit.plugins import deepgram
 
 from . import config as agent_config
@@ -127,6 +136,17 @@ async def entrypoint(ctx: JobContext) -> None:
     )
 
 
+def prewarm(proc: JobProcess) -> None:
+    """Done while the process waits for a job, not on the job's event loop: the shared
+    HTTP session's TLS context parses the whole CA bundle (the Deepgram plugin's first
+    connection built it, blocking every job's loop for 0.1–0.8 s at its start). The
+    context is cached per process (livekit-agents' http_context); an SDK without that
+    cache just builds it at the first connection, as before."""
+    build = getattr(http_context, "_create_ssl_context", None)
+    if callable(build):
+        build()
+
+
 MAX_JOBS = 16
 
 
@@ -140,6 +160,7 @@ def create_server(cfg: agent_config.AgentConfig) -> AgentServer:
         host=cfg.http_host,
         port=cfg.http_port,
         num_idle_processes=1,
+        setup_fnc=prewarm,
         drain_timeout=5,
         # capacity by job count, not CPU: a busy test machine must still get its agent
         load_fnc=_job_load,

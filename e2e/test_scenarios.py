@@ -129,13 +129,13 @@ def test_rapid_press_release_leaves_agent_healthy(
         console.page.mouse.down()
         console.page.mouse.up()
     expect(button).to_have_attribute("aria-pressed", "false")
-    console.stop_playing()
-    # the page sends the 50 turns' RPCs one after another: wait until every end_turn has
-    # answered (a press before that waits its turn in the queue, and its words with it)
+    # the page sends the 50 turns' RPCs (and opens the microphone for each) one after
+    # another: wait until every end_turn has answered, still talking
     log = console.el("event-log")
     expect(log.get_by_text(re.compile(r"rpc end_turn (ok|failed)"))).to_have_count(
         50, timeout=60_000
     )
+    console.stop_playing()
     console.expect_agent_state("listening", timeout=30_000)
     if clip == "door":
         console.speak_turn()

@@ -146,6 +146,15 @@ class Console:
         )
         return float(handle.json_value())
 
+    def _wait_silent(self) -> None:
+        """Until the microphone has said the whole phrase it was saying: someone who goes
+        on talking after a cancel is heard in the next turn they press for."""
+        self.page.wait_for_function(
+            "() => window.__pttMic.played.at(-1)?.end !== null",
+            polling=10,
+            timeout=30_000,
+        )
+
     def _wait_into(self, playback: int, segment: int, fraction: float) -> None:
         """Until `fraction` of phrase `segment` (playing as `playback`) has been said."""
         start = self._played(playback, "start")
@@ -204,6 +213,7 @@ class Console:
         `at_onset`, at the instant of the press), release `after` s after the phrase
         ends. `during` runs once the phrase has started, with the button held."""
         self._load_phrases()
+        self._wait_silent()
         self.el("ptt-button").hover()
         if at_onset:
             count = int(self.page.evaluate("() => window.__pttMic.played.length"))
@@ -222,6 +232,7 @@ class Console:
 
     def cancel_mid_phrase(self, segment: int = 0) -> None:
         """Press, say phrase `segment`, press Esc halfway through it, then let go."""
+        self._wait_silent()
         self.press()
         self.wait(SPEAK_AFTER_PRESS)
         self._wait_into(self.play(segment), segment, 0.5)
@@ -272,6 +283,7 @@ class Console:
     ) -> None:
         """`press()`, say phrase `segment`, `release()` `after` s after it ends (with
         `midway`: halfway through it); `press` and `release` wait for their own effect."""
+        self._wait_silent()
         press()
         self.wait(SPEAK_AFTER_PRESS)
         playback = self.play(segment)

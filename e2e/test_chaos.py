@@ -14,10 +14,11 @@ from stack.supervisor import Stack
 
 pytestmark = pytest.mark.chaos
 
-# the Rust SDK logs its reconnect attempts, the reset signal socket and the data
-# channels the server closed, at ERROR
+# the Rust SDK logs its reconnect attempts (and giving up on a room the restart closed),
+# the reset signal socket and the data channels the server closed, at ERROR
 LIVEKIT_RECONNECT = (
     r"livekit::rtc_engine.*(resuming|restarting) connection"
+    r"|livekit::rtc_engine.*failed to reconnect to the livekit room"
     r"|livekit_signaling::signal_stream.*websocket recv error"
     r"|livekit::rtc_engine.*data channel '\w+' closed unexpectedly"
 )

@@ -212,10 +212,10 @@ class Console:
         """One turn saying phrase `segment`: press, speak SPEAK_AFTER_PRESS s later (with
         `at_onset`, at the instant of the press), release `after` s after the phrase
         ends. `during` runs once the phrase has started, with the button held."""
-        self._load_phrases()
         self._wait_silent()
         self.el("ptt-button").hover()
         if at_onset:
+            self._load_phrases()
             count = int(self.page.evaluate("() => window.__pttMic.played.length"))
             self.page.evaluate("(i) => window.__pttMic.playOnPress(i)", segment)
             self.press(hover=False)

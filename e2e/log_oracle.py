@@ -15,6 +15,9 @@ FORBIDDEN = (
 # internal channel already closed: a room torn down under a leaving job (seen after a
 # room deletion and after a job left its room). Nothing of the agent's is lost.
 BENIGN = ("failed to send dc_event buffer_amount_change: SendError",)
+# ...and this when the server closes its data channels (a room deleted, a server gone):
+# expected only by the tests that do that, each naming it
+DATA_CHANNEL_CLOSED = r"livekit::rtc_engine.*data channel '\w+' closed unexpectedly"
 
 
 @dataclass

@@ -61,17 +61,18 @@ def write_clip(folder: Path, name: str, phrases: str | list[str]) -> SpeechClip:
     segments = tuple(Phrase(text, synthesize(text).tobytes()) for text in phrases)
     gap = np.zeros(RATE // 2, dtype=np.int16).tobytes()
     path = folder / f"{name}.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(gap + b"".join(seg.pcm + gap for seg in segments))
+    _write_wav(path, gap + b"".join(seg.pcm + gap for seg in segments))
     return SpeechClip(path=path, segments=segments)
 
 
 def write_silence(path: Path, *, seconds: float) -> None:
+    _write_wav(path, np.zeros(int(seconds * RATE), dtype=np.int16).tobytes())
+
+
+def _write_wav(path: Path, pcm: bytes) -> None:
+    """48 kHz mono PCM16."""
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(RATE)
-        w.writeframes(np.zeros(int(seconds * RATE), dtype=np.int16).tobytes())
+        w.writeframes(pcm)

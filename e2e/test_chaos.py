@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from e2e.conftest import LaunchConsole, Target
+from e2e.log_oracle import DATA_CHANNEL_CLOSED
 from e2e.rooms import room_of
 from e2e.speech import SpeechClip
 from stack.supervisor import Stack
@@ -20,7 +21,7 @@ LIVEKIT_RECONNECT = (
     r"livekit::rtc_engine.*(resuming|restarting) connection"
     r"|livekit::rtc_engine.*failed to reconnect to the livekit room"
     r"|livekit_signaling::signal_stream.*websocket recv error"
-    r"|livekit::rtc_engine.*data channel '\w+' closed unexpectedly"
+    rf"|{DATA_CHANNEL_CLOSED}"
 )
 # the Deepgram plugin logs its broken receive task at ERROR, then retries
 STT_CONNECTION_LOST = r"Error in recv_task.*deepgram connection closed unexpectedly"

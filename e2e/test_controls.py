@@ -12,6 +12,7 @@ from playwright.sync_api import Route, expect
 
 from e2e.conftest import LaunchConsole, Target
 from e2e.console import Console
+from e2e.log_oracle import DATA_CHANNEL_CLOSED
 from e2e.rooms import RoomAdmin, room_of
 from e2e.speech import SpeechClip
 
@@ -28,8 +29,8 @@ def admin(target: Target) -> RoomAdmin:
 
 # deleting a room cuts the agent's connection: the Rust SDK logs that at ERROR
 ROOM_DELETED_IN_AGENT = (
-    r"livekit::rtc_engine.*(data channel '\w+' closed unexpectedly"
-    r"|failed to negotiate the publisher"
+    rf"{DATA_CHANNEL_CLOSED}"
+    r"|livekit::rtc_engine.*(failed to negotiate the publisher"
     r"|failed to send dc_event buffer_amount_change)"
 )
 

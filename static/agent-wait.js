@@ -36,8 +36,7 @@ export function createAgentWait({ state, update, log }) {
   function dispatchWhileMissing(joined, n) {
     dispatchTimer = setTimeout(async () => {
       dispatchTimer = null;
-      if (state.joined !== joined) return;
-      if (state.agent) return; // back (or never gone): nothing to do
+      if (state.joined !== joined || state.agent) return; // left, or the agent is there
       const { room, agent } = joined;
       try {
         const result = await postJson('/api/agent/dispatch', { room, agent }, state.form.accessKey);

@@ -72,19 +72,8 @@ LIVEKIT_GONE = {
 }
 
 
-# a product bug, not fixed: after a crash the agent's own reconnect sometimes leaves it
-# in the room but deaf (start_turn times out with 1501): README, Known limits
-DEAF_AFTER_CRASH = "an agent deaf after a LiveKit crash (2 of 10 runs in session 4)"
-
-
 @pytest.mark.expected_agent_errors(LIVEKIT_RECONNECT)
-@pytest.mark.parametrize(
-    "how",
-    [
-        pytest.param("restart"),
-        pytest.param("crash", marks=pytest.mark.quarantine(DEAF_AFTER_CRASH)),
-    ],
-)
+@pytest.mark.parametrize("how", ["restart", "crash"])
 def test_livekit_restart_page_rejoins_and_next_turn_works(
     launch_console: LaunchConsole,
     clips: dict[str, SpeechClip],

@@ -12,6 +12,7 @@ import {
 } from 'livekit-client';
 
 import { describeAgent, pickAgent } from './agent.js';
+import { reconnecting, untilSettled } from './send-gate.js';
 
 const MIC_CAPTURE = { echoCancellation: false, noiseSuppression: false, autoGainControl: false };
 
@@ -77,9 +78,24 @@ export function createSession(handlers, textStreams) {
     return room?.localParticipant.getTrackPublication(Track.Source.Microphone)?.track ?? null;
   }
 
+  /** livekit-client says connected while its reconnect attempt is still open; what the page
+   *  sends until the attempt ends can be lost (send-gate.js), so the page (and its talk
+   *  button) stays "reconnecting" until then. */
+  async function reportConnectedOnceSettled(r) {
+    const ms = await untilSettled(r.engine);
+    if (room !== r || r.state !== ConnectionState.Connected) return;
+    handlers.onLog('info', `livekit-client finished its reconnect ${ms} ms after saying connected`);
+    handlers.onConnectionState('connected');
+  }
+
   function wire(r) {
     r.on(RoomEvent.ConnectionStateChanged, (s) => {
-      handlers.onConnectionState(CONNECTION_STATES[s] ?? 'disconnected');
+      const name = CONNECTION_STATES[s] ?? 'disconnected';
+      if (name === 'connected' && reconnecting(r.engine)) {
+        reportConnectedOnceSettled(r);
+        return;
+      }
+      handlers.onConnectionState(name);
     })
       .on(RoomEvent.Disconnected, (reason) => {
         handlers.onDisconnected(DisconnectReason[reason] ?? String(reason ?? 'unknown'));
@@ -174,9 +190,15 @@ export function createSession(handlers, textStreams) {
       handlers.onAudioPlayback(room.canPlaybackAudio);
     },
 
-    performRpc(method, payload = '') {
-      if (!room) return Promise.reject(new Error('not connected'));
-      if (!agentIdentity) return Promise.reject(new Error('no agent in the room'));
+    /** Waits out livekit-client's reconnect attempt first: see send-gate.js. */
+    async performRpc(method, payload = '') {
+      if (!room) throw new Error('not connected');
+      const waited = reconnecting(room.engine) ? await untilSettled(room.engine) : 0;
+      if (waited > 0) {
+        handlers.onLog('info', `rpc ${method} held ${waited} ms until livekit-client's reconnect finished`);
+      }
+      if (!room) throw new Error('not connected');
+      if (!agentIdentity) throw new Error('no agent in the room');
       return room.localParticipant.performRpc({
         destinationIdentity: agentIdentity,
         method,

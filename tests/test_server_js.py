@@ -452,3 +452,28 @@ console.log(JSON.stringify(seen));
     )
     # only the reconnecting → connected transition asks for the agent again
     assert out == [0, 0, 1, 1]
+
+
+def test_rpc_gate_waits_out_a_reconnect_attempt_and_never_forever(tmp_path: Path) -> None:
+    out = run_module(
+        tmp_path,
+        """
+import { reconnecting, untilSettled } from 'STATIC/send-gate.js';
+let clock = 0;
+const now = () => clock;
+const engine = { attemptingReconnect: true };
+// the attempt ends after 3 polls of 50 ms
+let polls = 0;
+const sleep = async (ms) => { clock += ms; if (++polls === 3) engine.attemptingReconnect = false; };
+const settled = await untilSettled(engine, { sleep, now });
+// an attempt that never ends: the send goes out at the limit
+const stuck = { attemptingReconnect: true };
+const tick = async (ms) => { clock += ms; };
+const limited = await untilSettled(stuck, { sleep: tick, now, limitMs: 400 });
+const idle = await untilSettled({ attemptingReconnect: false }, { sleep, now });
+// another livekit-client without the flag is never waited for
+const unknown = [reconnecting({}), reconnecting(undefined), reconnecting(engine)];
+console.log(JSON.stringify({ settled, limited, idle, unknown }));
+""",
+    )
+    assert out == {"settled": 150, "limited": 400, "idle": 0, "unknown": [False, False, False]}

@@ -51,6 +51,7 @@ MODULES = [
     "rejoin.js",
     "agent-wait.js",
     "room.js",
+    "send-gate.js",
     "room-events.js",
     "agent.js",
     "streams.js",

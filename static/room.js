@@ -12,7 +12,7 @@ import {
 } from 'livekit-client';
 
 import { describeAgent, pickAgent } from './agent.js';
-import { reconnecting, untilSettled } from './send-gate.js';
+import { holdForReconnect, reconnecting, reportWhenSettled } from './send-gate.js';
 
 const MIC_CAPTURE = { echoCancellation: false, noiseSuppression: false, autoGainControl: false };
 
@@ -45,6 +45,7 @@ export function createSession(handlers, textStreams) {
   let watchedMic = null;
 
   const captureStarted = () => handlers.onMicCapture(performance.now());
+  const logInfo = (message) => handlers.onLog('info', message);
 
   /** Report the mic track and follow its restarts (device switch = new capture). */
   function reportMic(track) {
@@ -78,24 +79,12 @@ export function createSession(handlers, textStreams) {
     return room?.localParticipant.getTrackPublication(Track.Source.Microphone)?.track ?? null;
   }
 
-  /** livekit-client says connected while its reconnect attempt is still open; what the page
-   *  sends until the attempt ends can be lost (send-gate.js), so the page (and its talk
-   *  button) stays "reconnecting" until then. */
-  async function reportConnectedOnceSettled(r) {
-    const ms = await untilSettled(r.engine);
-    if (room !== r || r.state !== ConnectionState.Connected) return;
-    handlers.onLog('info', `livekit-client finished its reconnect ${ms} ms after saying connected`);
-    handlers.onConnectionState('connected');
-  }
-
   function wire(r) {
+    // sends before livekit-client's reconnect attempt ends are lost: stay "reconnecting"
     r.on(RoomEvent.ConnectionStateChanged, (s) => {
       const name = CONNECTION_STATES[s] ?? 'disconnected';
-      if (name === 'connected' && reconnecting(r.engine)) {
-        reportConnectedOnceSettled(r);
-        return;
-      }
-      handlers.onConnectionState(name);
+      if (name !== 'connected' || !reconnecting(r.engine)) handlers.onConnectionState(name);
+      else reportWhenSettled(r, () => room === r, handlers.onConnectionState, logInfo);
     })
       .on(RoomEvent.Disconnected, (reason) => {
         handlers.onDisconnected(DisconnectReason[reason] ?? String(reason ?? 'unknown'));
@@ -193,10 +182,7 @@ export function createSession(handlers, textStreams) {
     /** Waits out livekit-client's reconnect attempt first: see send-gate.js. */
     async performRpc(method, payload = '') {
       if (!room) throw new Error('not connected');
-      const waited = reconnecting(room.engine) ? await untilSettled(room.engine) : 0;
-      if (waited > 0) {
-        handlers.onLog('info', `rpc ${method} held ${waited} ms until livekit-client's reconnect finished`);
-      }
+      await holdForReconnect(room.engine, method, logInfo);
       if (!room) throw new Error('not connected');
       if (!agentIdentity) throw new Error('no agent in the room');
       return room.localParticipant.performRpc({

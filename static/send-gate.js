@@ -37,3 +37,22 @@ export async function untilSettled(
   }
   return now() - started;
 }
+
+/**
+ * livekit-client said `room` is connected while its attempt is still open: reports
+ * 'connected' once the attempt is over, if the room is still the page's (`isCurrent()`)
+ * and connected. log(message) says how early livekit-client said so.
+ */
+export async function reportWhenSettled(room, isCurrent, report, log) {
+  const ms = await untilSettled(room.engine);
+  if (!isCurrent() || room.state !== 'connected') return;
+  log(`livekit-client finished its reconnect ${ms} ms after saying connected`);
+  report('connected');
+}
+
+/** Holds an RPC until the attempt is over; log(message) says for how long, if at all. */
+export async function holdForReconnect(engine, method, log) {
+  if (!reconnecting(engine)) return;
+  const ms = await untilSettled(engine);
+  log(`rpc ${method} held ${ms} ms until livekit-client's reconnect finished`);
+}

@@ -477,3 +477,42 @@ console.log(JSON.stringify({ settled, limited, idle, unknown }));
 """,
     )
     assert out == {"settled": 150, "limited": 400, "idle": 0, "unknown": [False, False, False]}
+
+
+def test_connected_is_reported_and_rpcs_sent_only_after_the_reconnect_attempt(
+    tmp_path: Path,
+) -> None:
+    out = run_module(
+        tmp_path,
+        """
+import { holdForReconnect, reportWhenSettled } from 'STATIC/send-gate.js';
+const events = [];
+const log = (m) => events.push(m.replace(/[0-9]+ ms/, 'N ms'));
+const report = (s) => events.push(`report ${s}`);
+const endAttempt = (engine) => setTimeout(() => { engine.attemptingReconnect = false; }, 120);
+// livekit-client said connected too early: 'connected' comes once the attempt ends
+const room = { state: 'connected', engine: { attemptingReconnect: true } };
+endAttempt(room.engine);
+await reportWhenSettled(room, () => true, report, log);
+// the page left that room meanwhile, or it is no longer connected: nothing reported
+const left = { state: 'connected', engine: { attemptingReconnect: true } };
+endAttempt(left.engine);
+await reportWhenSettled(left, () => false, report, log);
+const lost = { state: 'reconnecting', engine: { attemptingReconnect: true } };
+endAttempt(lost.engine);
+await reportWhenSettled(lost, () => true, report, log);
+// an RPC waits for the attempt, and says so; without one it goes at once, silently
+const engine = { attemptingReconnect: true };
+endAttempt(engine);
+await holdForReconnect(engine, 'start_turn', log);
+events.push(`attempt over: ${!engine.attemptingReconnect}`);
+await holdForReconnect(engine, 'end_turn', log);
+console.log(JSON.stringify(events));
+""",
+    )
+    assert out == [
+        "livekit-client finished its reconnect N ms after saying connected",
+        "report connected",
+        "rpc start_turn held N ms until livekit-client's reconnect finished",
+        "attempt over: true",
+    ]

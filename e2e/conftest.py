@@ -220,14 +220,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # type
     return rep
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "quarantine(bug): fails at times because of a known product bug (README, Known "
-        "limits); make test leaves it out, `pytest -m quarantine` runs it",
-    )
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     for item in items:

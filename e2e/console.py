@@ -100,8 +100,11 @@ class Console:
             mic.source = null;
         };
         // "speaking at the instant of press": play from inside the press itself
-        mic.playOnPress = (i) => document.addEventListener(
-            'pointerdown', () => mic.play(i), { capture: true, once: true });
+        mic.playOnPress = (i) => {
+            document.addEventListener(
+                'pointerdown', () => mic.play(i), { capture: true, once: true });
+            return mic.played.length; // the playback id that press will start
+        };
         const getUserMedia = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
         navigator.mediaDevices.getUserMedia = async (constraints) => {
             if (!constraints?.audio || constraints.video) return getUserMedia(constraints);
@@ -216,10 +219,8 @@ class Console:
         self.el("ptt-button").hover()
         if at_onset:
             self._load_phrases()
-            count = int(self.page.evaluate("() => window.__pttMic.played.length"))
-            self.page.evaluate("(i) => window.__pttMic.playOnPress(i)", segment)
+            playback = int(self.page.evaluate("(i) => window.__pttMic.playOnPress(i)", segment))
             self.press(hover=False)
-            playback = count
         else:
             self.press(hover=False)
             self.wait(SPEAK_AFTER_PRESS)

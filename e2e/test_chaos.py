@@ -73,7 +73,7 @@ LIVEKIT_GONE = {
 
 
 @pytest.mark.expected_agent_errors(LIVEKIT_RECONNECT)
-@pytest.mark.parametrize("how", ["restart", "crash"])
+@pytest.mark.parametrize("how", LIVEKIT_GONE)
 def test_livekit_restart_page_rejoins_and_next_turn_works(
     launch_console: LaunchConsole,
     clips: dict[str, SpeechClip],

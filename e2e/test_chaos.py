@@ -15,11 +15,13 @@ from stack.supervisor import Stack
 
 pytestmark = pytest.mark.chaos
 
-# the Rust SDK logs its reconnect attempts (and giving up on a room the restart closed),
-# the reset signal socket and the data channels the server closed, at ERROR
+# the Rust SDK logs its reconnect attempts (and giving up on a room the restart closed, or
+# a publisher offer on the connection the restart closed), the reset signal socket and
+# the data channels the server closed, at ERROR
 LIVEKIT_RECONNECT = (
     r"livekit::rtc_engine.*(resuming|restarting) connection"
     r"|livekit::rtc_engine.*failed to reconnect to the livekit room"
+    r"|livekit::rtc_engine.*failed to negotiate the publisher.*wrong state: closed"
     r"|livekit_signaling::signal_stream.*websocket recv error"
     rf"|{DATA_CHANNEL_CLOSED}"
 )

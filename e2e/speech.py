@@ -3,14 +3,15 @@ committed)."""
 
 from __future__ import annotations
 
-import subprocess
 import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-RATE = 48000
+from headless.speech import RATE, synthesize
+
+__all__ = ["RATE", "Phrase", "SpeechClip", "synthesize", "write_clip", "write_silence"]
 
 
 @dataclass(frozen=True)
@@ -36,23 +37,6 @@ class SpeechClip:
     @property
     def phrase(self) -> str:
         return self.segments[0].text
-
-
-def synthesize(phrase: str, *, rate: int = RATE) -> np.ndarray:
-    """espeak-ng `-v en-us` audio of `phrase` as int16 at `rate`, silence trimmed."""
-    raw = subprocess.run(
-        ["espeak-ng", "-v", "en-us", "--stdout", "--", phrase],
-        check=True,
-        capture_output=True,
-    ).stdout
-    pcm = np.frombuffer(raw[44:], dtype=np.int16).astype(np.float64)
-    src_rate = 22050
-    t_out = np.arange(int(len(pcm) * rate / src_rate)) / rate
-    out = np.interp(t_out, np.arange(len(pcm)) / src_rate, pcm)
-    voiced = np.nonzero(np.abs(out) > 300)[0]
-    if len(voiced):
-        out = out[max(0, voiced[0] - rate // 100) : voiced[-1] + rate // 100]
-    return out.astype(np.int16)
 
 
 def write_clip(folder: Path, name: str, phrases: str | list[str]) -> SpeechClip:

@@ -1,0 +1,269 @@
+"""One headless participant's connection: its microphone, the agent it talks to, and
+everything the agent sends back, each stamped on the client's own clock."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from livekit import rtc
+
+from .audio import LevelLog, rms
+from .speech import RATE
+from .target import Grant
+
+logger = logging.getLogger("headless")
+
+FRAME_MS = 20  # microphone frames; a person's browser sends 10-20 ms
+FRAME_SAMPLES = RATE * FRAME_MS // 1000
+MIC_QUEUE_MS = 100  # capture_frame then paces the microphone in real time
+RPC_TIMEOUT = 10.0
+TOPIC_TRANSCRIPTION = "lk.transcription"
+TOPIC_METRICS = "ptt.metrics"
+TOPIC_LOG = "ptt.log"
+ATTR_STATE = "lk.agent.state"
+ATTR_SEGMENT = "lk.segment_id"
+ATTR_FINAL = "lk.transcription_final"
+ATTR_TRACK = "lk.transcribed_track_id"
+
+
+@dataclass
+class RpcOutcome:
+    """One RPC as the client saw it: code 0 is success."""
+
+    method: str
+    sent_at: float
+    acked_at: float
+    code: int = 0
+    response: str = ""
+
+    @property
+    def rtt_ms(self) -> float:
+        return round((self.acked_at - self.sent_at) * 1000, 1)
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 0
+
+
+@dataclass
+class Segment:
+    """A transcription segment: the user's (transcribed by the agent) or the agent's."""
+
+    id: str
+    role: str  # "user" | "agent"
+    first_at: float
+    text: str = ""
+    final: bool = False
+    final_at: float | None = None
+
+
+@dataclass
+class Received:
+    """What the agent sent, in arrival order."""
+
+    metrics: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    logs: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    segments: dict[str, Segment] = field(default_factory=dict)
+    states: list[tuple[float, str]] = field(default_factory=list)
+    levels: LevelLog = field(default_factory=LevelLog)
+
+
+class RoomClient:
+    """A participant with a microphone fed from PCM, connected to one room."""
+
+    def __init__(self, grant: Grant) -> None:
+        self.grant = grant
+        self.identity = grant.identity
+        self.room = rtc.Room()
+        self.got = Received()
+        self.source = rtc.AudioSource(RATE, 1, queue_size_ms=MIC_QUEUE_MS)
+        self.mic_sid = ""
+        self._changed = asyncio.Condition()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = False
+        self.disconnect_reason: str | None = None
+
+    # -- connection -----------------------------------------------------------
+    async def connect(self) -> None:
+        room = self.room
+        room.on("participant_attributes_changed", self._on_attributes)
+        room.on("participant_connected", lambda p: self._spawn(self._notify()))
+        room.on("participant_disconnected", lambda p: self._spawn(self._notify()))
+        room.on("track_subscribed", self._on_track)
+        room.on("disconnected", self._on_disconnected)
+        room.register_text_stream_handler(TOPIC_TRANSCRIPTION, self._on_transcription)
+        room.register_text_stream_handler(TOPIC_METRICS, self._on_json(self.got.metrics))
+        room.register_text_stream_handler(TOPIC_LOG, self._on_json(self.got.logs))
+        await room.connect(self.grant.url, self.grant.token, rtc.RoomOptions(auto_subscribe=True))
+        track = rtc.LocalAudioTrack.create_audio_track("microphone", self.source)
+        options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+        pub = await room.local_participant.publish_track(track, options)
+        self.mic_sid = pub.sid
+
+    async def aclose(self) -> None:
+        self._closed = True
+        with contextlib.suppress(Exception):
+            await self.room.disconnect()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.source.aclose()
+
+    @property
+    def connected(self) -> bool:
+        return self.room.isconnected()
+
+    # -- the agent --------------------------------------------------------------
+    def agent(self) -> rtc.RemoteParticipant | None:
+        for p in self.room.remote_participants.values():
+            if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
+                return p
+        return None
+
+    def agent_attr(self, key: str) -> str | None:
+        agent = self.agent()
+        return None if agent is None else agent.attributes.get(key)
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Wait until `predicate()` holds (re-checked on every event), at most `timeout` s."""
+        async with self._changed:
+            try:
+                await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
+            except TimeoutError:
+                return predicate()
+        return True
+
+    async def wait_agent_ready(self, timeout: float) -> bool:
+        """An agent is in the room, listening, with its audio track subscribed."""
+
+        def ready() -> bool:
+            agent = self.agent()
+            if agent is None or agent.attributes.get(ATTR_STATE) not in ("listening", None):
+                return False
+            return any(pub.subscribed for pub in agent.track_publications.values())
+
+        return await self.wait_for(ready, timeout)
+
+    # -- talking ----------------------------------------------------------------
+    async def rpc(self, method: str, payload: str = "") -> RpcOutcome:
+        """Call `method` on the agent; an RpcError becomes its code, never an exception."""
+        sent = time.monotonic()
+        agent = self.agent()
+        if agent is None:
+            return RpcOutcome(method, sent, sent, code=-1, response="no agent in the room")
+        try:
+            response = await self.room.local_participant.perform_rpc(
+                destination_identity=agent.identity,
+                method=method,
+                payload=payload,
+                response_timeout=RPC_TIMEOUT,
+            )
+            return RpcOutcome(method, sent, time.monotonic(), response=response)
+        except rtc.RpcError as e:
+            return RpcOutcome(method, sent, time.monotonic(), code=e.code, response=e.message)
+
+    async def speak(self, pcm: np.ndarray) -> tuple[float, float]:
+        """Play int16 PCM into the microphone in real time; returns the client instants
+        its first sample went out and its last sample was played out."""
+        started = time.monotonic() + self.source.queued_duration
+        for i in range(0, len(pcm), FRAME_SAMPLES):
+            chunk = pcm[i : i + FRAME_SAMPLES]
+            if len(chunk) < FRAME_SAMPLES:
+                chunk = np.concatenate([chunk, np.zeros(FRAME_SAMPLES - len(chunk), np.int16)])
+            frame = rtc.AudioFrame(chunk.tobytes(), RATE, 1, FRAME_SAMPLES)
+            await self.source.capture_frame(frame)
+        # capture_frame only queues: the last words are sent once the queue has played out
+        await self.source.wait_for_playout()
+        return started, time.monotonic()
+
+    async def silence(self, seconds: float) -> None:
+        """A quiet room into the microphone for `seconds`."""
+        if seconds > 0:
+            await self.speak(np.zeros(int(seconds * RATE), np.int16))
+
+    # -- what comes back ----------------------------------------------------------
+    def _spawn(self, coro: Any) -> None:
+        if self._closed:
+            coro.close()
+            return
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    def _on_attributes(self, changed: dict[str, str], participant: rtc.Participant) -> None:
+        if ATTR_STATE in changed and participant.identity != self.identity:
+            self.got.states.append((time.monotonic(), changed[ATTR_STATE]))
+        self._spawn(self._notify())
+
+    def _on_disconnected(self, reason: Any = None) -> None:
+        self.disconnect_reason = str(reason)
+        self._spawn(self._notify())
+
+    def _on_track(
+        self,
+        track: rtc.Track,
+        _pub: rtc.RemoteTrackPublication,
+        participant: rtc.RemoteParticipant,
+    ) -> None:
+        if track.kind == rtc.TrackKind.KIND_AUDIO:
+            self._spawn(self._read_levels(track))
+        self._spawn(self._notify())
+
+    async def _read_levels(self, track: rtc.Track) -> None:
+        stream = rtc.AudioStream(track, sample_rate=RATE, num_channels=1)
+        try:
+            async for event in stream:
+                data = np.frombuffer(event.frame.data, dtype=np.int16)
+                self.got.levels.add(time.monotonic(), rms(data))
+        finally:
+            await stream.aclose()
+
+    def _on_json(self, into: list[tuple[float, dict[str, Any]]]) -> Any:
+        def handler(reader: rtc.TextStreamReader, _sender: str) -> None:
+            async def read() -> None:
+                text = await reader.read_all()
+                at = time.monotonic()
+                for line in text.splitlines() or [text]:
+                    with contextlib.suppress(ValueError):
+                        value = json.loads(line)
+                        if isinstance(value, dict):
+                            into.append((at, value))
+                await self._notify()
+
+            self._spawn(read())
+
+        return handler
+
+    def _on_transcription(self, reader: rtc.TextStreamReader, sender: str) -> None:
+        self._spawn(self._read_transcription(reader, sender))
+
+    async def _read_transcription(self, reader: rtc.TextStreamReader, sender: str) -> None:
+        attrs = reader.info.attributes or {}
+        seg_id = attrs.get(ATTR_SEGMENT) or reader.info.stream_id
+        mine = sender == self.identity or (self.mic_sid and attrs.get(ATTR_TRACK) == self.mic_sid)
+        role = "user" if mine else "agent"
+        seg = self.got.segments.get(seg_id)
+        if seg is None or seg.final:
+            if seg is not None and seg.final:
+                return  # a final segment is settled
+            seg = self.got.segments[seg_id] = Segment(seg_id, role, time.monotonic())
+        text = ""
+        async for chunk in reader:
+            text += chunk
+            seg.text = text
+            await self._notify()
+        if (reader.info.attributes or {}).get(ATTR_FINAL) == "true":
+            seg.final, seg.final_at = True, time.monotonic()
+        await self._notify()

@@ -25,6 +25,7 @@ FRAME_MS = 20  # microphone frames; a person's browser sends 10-20 ms
 FRAME_SAMPLES = RATE * FRAME_MS // 1000
 MIC_QUEUE_MS = 100  # capture_frame then paces the microphone in real time
 RPC_TIMEOUT = 10.0
+POLL_S = 0.02
 TOPIC_TRANSCRIPTION = "lk.transcription"
 TOPIC_METRICS = "ptt.metrics"
 TOPIC_LOG = "ptt.log"
@@ -133,12 +134,16 @@ class RoomClient:
         return None if agent is None else agent.attributes.get(key)
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
-        """Wait until `predicate()` holds (re-checked on every event), at most `timeout` s."""
-        async with self._changed:
-            try:
-                await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
-            except TimeoutError:
-                return predicate()
+        """Wait until `predicate()` holds, at most `timeout` s: re-checked on every event
+        and every POLL_S (audio levels arrive without events)."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            async with self._changed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), min(left, POLL_S))
         return True
 
     async def wait_agent_ready(self, timeout: float) -> bool:

@@ -137,6 +137,7 @@ def parse(data: dict[str, Any], *, source: str = "<scenario>", path: Path | None
     steps = tuple(
         _step(raw, f"{source}: step {i}", participants) for i, raw in enumerate(raw_steps, 1)
     )
+    _check_holds(steps, source)
     return Scenario(
         name=name.strip(),
         steps=steps,
@@ -193,6 +194,24 @@ def _step(raw: Any, where: str, participants: list[str]) -> Step:
         expect_reply=raw.get("expect_reply"),
         expect_error=_error_code(raw.get("expect_error"), where),
     )
+
+
+def _check_holds(steps: tuple[Step, ...], source: str) -> None:
+    """Every `release` follows a `press` of the same participant, and no turn is left held."""
+    held: dict[str, int] = {}
+    for i, step in enumerate(steps, 1):
+        if step.action == "press" and step.expect_error is None:
+            if step.actor in held:
+                raise ScenarioError(
+                    f"{source}: step {i}: {step.actor} already holds the turn pressed at step "
+                    f"{held[step.actor]}"
+                )
+            held[step.actor] = i
+        elif step.action == "release" and held.pop(step.actor, None) is None:
+            raise ScenarioError(f"{source}: step {i}: {step.actor} releases without a press")
+    if held:
+        actor, i = next(iter(held.items()))
+        raise ScenarioError(f"{source}: step {i}: {actor} presses and never releases")
 
 
 def _error_code(value: int | str | None, where: str) -> int | None:

@@ -128,8 +128,11 @@ class Talker:
             turn.agent.pop("_metrics_mark")
         return turn
 
-    async def release(self, turn: TurnResult, expected: str | None) -> TurnResult:
-        """end_turn, then the committed transcript and (when there is one) the reply."""
+    async def release(
+        self, turn: TurnResult, expected: str | None, *, reply_end: bool = True
+    ) -> TurnResult:
+        """end_turn, then the committed transcript and (when there is one) the reply:
+        its first audible frame, and with `reply_end` its end."""
         turn.expected = expected
         if turn.start is None or not turn.start.ok:
             return turn
@@ -139,13 +142,23 @@ class Talker:
             return turn
         await self._committed(turn)
         if turn.transcript:
-            await self._reply(turn)
+            await self._reply(turn, reply_end)
         self._judge(turn)
         return turn
 
-    async def say(self, phrase: str, **kw: Any) -> TurnResult:
-        expected = kw.pop("expected", phrase)
-        return await self.release(await self.press(phrase, **kw), expected)
+    async def say(
+        self,
+        phrase: str,
+        *,
+        expected: str | None = None,
+        judged: bool = True,
+        reply_end: bool = True,
+        **kw: Any,
+    ) -> TurnResult:
+        """press + release; the transcript must be `expected` (default: the phrase)
+        unless not `judged`."""
+        want = (phrase if expected is None else expected) if judged else None
+        return await self.release(await self.press(phrase, **kw), want, reply_end=reply_end)
 
     async def cancel(self, phrase: str, *, fraction: float = 0.5, lead_ms: float = 200) -> TurnResult:
         """Press, speak, and cancel the turn `fraction` into the phrase (the speaker
@@ -239,7 +252,7 @@ class Talker:
     def _reply_text(self, turn: TurnResult) -> str:
         return " ".join(s.text.strip() for s in self._reply_segments(turn)).strip()
 
-    async def _reply(self, turn: TurnResult) -> None:
+    async def _reply(self, turn: TurnResult, reply_end: bool) -> None:
         c, since = self.client, turn.released_at or turn.pressed_at
         levels = c.got.levels
         await c.wait_for(lambda: levels.onset_after(since) is not None, REPLY_TIMEOUT)
@@ -248,6 +261,9 @@ class Talker:
             turn.fail(f"no audible reply within {REPLY_TIMEOUT:g} s of the release")
             return
         onset = turn.audio_at
+        if not reply_end:
+            turn.reply = self._reply_text(turn)
+            return
         await c.wait_for(lambda: levels.quiet_since(onset, QUIET_S) is not None, REPLY_END_TIMEOUT)
         turn.reply_done_at = levels.quiet_since(onset, QUIET_S)
         turn.reply = self._reply_text(turn)

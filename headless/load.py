@@ -1,0 +1,222 @@
+"""Load: N concurrent sessions, each in its own room, talking at a person's pace; a ramp
+of such steps, each judged on declared thresholds, and `n_max`, the largest that passed."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from stt_service.commands import PHRASES
+
+from .resources import ProcessSampler
+from .room import RoomClient
+from .runner import room_name
+from .stats import summarize
+from .target import Target
+from .turns import Talker, TurnResult
+
+DEFAULT_RAMP = (1, 2, 4, 8, 12, 16, 20, 24, 32)
+MAX_SESSIONS = 64
+# the person: a phrase, the reply, then a pause before the next press
+THINK_S = (0.8, 1.6)
+RoomsLeft = Callable[[list[str]], Awaitable[int]]
+Progress = Callable[[str], None]
+TIMINGS = {
+    "release_to_transcript_ms": lambda t: t.release_to_transcript_ms,
+    "release_to_audio_ms": lambda t: t.release_to_audio_ms,
+    "start_turn_rtt_ms": lambda t: t.start.rtt_ms if t.start and t.start.ok else None,
+    "end_turn_rtt_ms": lambda t: t.end.rtt_ms if t.end and t.end.ok else None,
+    "agent_release_to_final_ms": lambda t: t.agent.get("release_to_final_ms"),
+    "agent_release_to_first_audio_ms": lambda t: t.agent.get("release_to_first_audio_ms"),
+    "agent_press_to_stt_ready_ms": lambda t: t.agent.get("press_to_stt_ready_ms"),
+}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """What a step must meet to pass (declared, printed with the table)."""
+
+    p95_release_to_transcript_ms: float = 300.0
+    all_turns_right: bool = True
+    every_session_gets_agent: bool = True
+
+    def judge(self, step: dict[str, Any]) -> list[str]:
+        why = []
+        if self.every_session_gets_agent and step["no_agent"]:
+            why.append(f"{step['no_agent']} session(s) got no agent")
+        if self.all_turns_right and step["turns_ok"] < step["turns"]:
+            why.append(f"{step['turns'] - step['turns_ok']} of {step['turns']} turns wrong")
+        p95 = step["release_to_transcript_ms"]["p95"]
+        if p95 is None or p95 > self.p95_release_to_transcript_ms:
+            why.append(f"p95 release->transcript {p95} ms > {self.p95_release_to_transcript_ms:g}")
+        return why
+
+
+@dataclass
+class LoadOptions:
+    turns: int = 3
+    stagger_s: float = 3.0  # sessions join spread over this many seconds
+    agent_timeout: float = 20.0
+    seed: int = 1
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    max_seconds: float = 1800.0  # the whole run stops by itself after this
+
+
+@dataclass
+class SessionOutcome:
+    room: str
+    got_agent: bool = False
+    agent_wait_ms: float | None = None
+    turns: list[TurnResult] = field(default_factory=list)
+    error: str | None = None
+
+
+async def run_session(
+    target: Target, room: str, phrases: list[str], opts: LoadOptions, delay: float, rng: random.Random
+) -> SessionOutcome:
+    """One person: join, wait for the agent, talk `phrases` at a person's pace, leave."""
+    out = SessionOutcome(room)
+    await asyncio.sleep(delay)
+    client: RoomClient | None = None
+    try:
+        client = RoomClient(await target.grant(room, "load-user"))
+        await client.connect()
+        t0 = time.monotonic()
+        out.got_agent = await client.wait_agent_ready(opts.agent_timeout)
+        if not out.got_agent:
+            return out
+        out.agent_wait_ms = round((time.monotonic() - t0) * 1000, 1)
+        talker = Talker(client)
+        for phrase in phrases:
+            out.turns.append(await talker.say(phrase))
+            await asyncio.sleep(rng.uniform(*THINK_S))
+    except Exception as e:  # one session's failure is a figure of the step, not the end
+        out.error = f"{type(e).__name__}: {e}"
+    finally:
+        if client is not None:
+            await client.aclose()
+    return out
+
+
+async def run_step(
+    target: Target,
+    n: int,
+    opts: LoadOptions,
+    sampler: ProcessSampler,
+    *,
+    rooms_left: RoomsLeft | None = None,
+) -> dict[str, Any]:
+    rng = random.Random(opts.seed * 1000 + n)
+    rooms = [room_name("load", f"n{n}-s{i}") for i in range(n)]
+    plans = [[rng.choice(PHRASES) for _ in range(opts.turns)] for _ in range(n)]
+    delays = sorted(rng.uniform(0, opts.stagger_s) for _ in range(n)) if n > 1 else [0.0]
+    sampler.begin()
+    t0 = time.monotonic()
+    outcomes = await asyncio.gather(
+        *(
+            run_session(target, r, p, opts, d, random.Random(rng.random()))
+            for r, p, d in zip(rooms, plans, delays, strict=True)
+        )
+    )
+    seconds = time.monotonic() - t0
+    resources = sampler.end()
+    settle = await _settle(rooms, rooms_left)
+    return step_summary(n, outcomes, opts, seconds=seconds, settle_s=settle, resources=resources)
+
+
+async def _settle(rooms: list[str], rooms_left: RoomsLeft | None, timeout: float = 60.0) -> float | None:
+    """Seconds until every room of the step is gone (its agent job ended), or None when
+    that cannot be seen from here (then a short fixed pause)."""
+    t0 = time.monotonic()
+    if rooms_left is None:
+        await asyncio.sleep(3.0)
+        return None
+    while time.monotonic() - t0 < timeout:
+        if await rooms_left(rooms) == 0:
+            break
+        await asyncio.sleep(0.5)
+    return round(time.monotonic() - t0, 1)
+
+
+def step_summary(
+    n: int,
+    outcomes: list[SessionOutcome],
+    opts: LoadOptions,
+    *,
+    seconds: float,
+    settle_s: float | None,
+    resources: dict[str, Any],
+) -> dict[str, Any]:
+    turns = [t for o in outcomes for t in o.turns]
+    rpc_errors = sum(1 for t in turns for r in (t.start, t.end) if r is not None and not r.ok)
+    wrong = [
+        {"said": t.phrase, "heard": t.transcript, "failures": t.failures}
+        for t in turns
+        if not t.ok
+    ]
+    step: dict[str, Any] = {
+        "sessions": n,
+        "turns": n * opts.turns,  # planned: a session without an agent loses its turns
+        "turns_done": len(turns),
+        "turns_ok": sum(t.ok for t in turns),
+        "no_agent": sum(not o.got_agent and o.error is None for o in outcomes),
+        "session_errors": [o.error for o in outcomes if o.error],
+        "rpc_errors": rpc_errors,
+        "agent_wait_ms": summarize(o.agent_wait_ms for o in outcomes),
+        **{name: summarize(f(t) for t in turns) for name, f in TIMINGS.items()},
+        "wrong": wrong[:10],
+        "seconds": round(seconds, 1),
+        "settle_s": settle_s,
+        "resources": resources,
+    }
+    step["failed_because"] = opts.thresholds.judge(step)
+    step["pass"] = not step["failed_because"]
+    return step
+
+
+async def run_ramp(
+    target: Target,
+    ramp: list[int],
+    opts: LoadOptions,
+    sampler: ProcessSampler,
+    *,
+    progress: Progress,
+    rooms_left: RoomsLeft | None = None,
+) -> dict[str, Any]:
+    """Every step of `ramp` in turn (bounded by `opts.max_seconds`); `n_max` is the
+    largest step that passed."""
+    steps: list[dict[str, Any]] = []
+    t0 = time.monotonic()
+    stopped = None
+    for n in ramp:
+        if time.monotonic() - t0 > opts.max_seconds:
+            stopped = f"time limit {opts.max_seconds:g} s reached before step {n}"
+            break
+        progress(f"load: step {n} session(s) x {opts.turns} turns ...")
+        step = await run_step(target, n, opts, sampler, rooms_left=rooms_left)
+        steps.append(step)
+        progress("load: " + step_line(step))
+    passed = [s["sessions"] for s in steps if s["pass"]]
+    return {
+        "kind": "load",
+        "n_max": max(passed) if passed else 0,
+        "thresholds": vars(opts.thresholds),
+        "turns_per_session": opts.turns,
+        "stagger_s": opts.stagger_s,
+        "stopped": stopped,
+        "steps": steps,
+    }
+
+
+def step_line(step: dict[str, Any]) -> str:
+    rt, ra = step["release_to_transcript_ms"], step["release_to_audio_ms"]
+    verdict = "PASS" if step["pass"] else "FAIL (" + "; ".join(step["failed_because"]) + ")"
+    return (
+        f"N={step['sessions']} turns {step['turns_ok']}/{step['turns']} "
+        f"no-agent {step['no_agent']} rel->text p95 {rt['p95']} ms rel->audio p95 {ra['p95']} ms "
+        f"{verdict}"
+    )

@@ -1,0 +1,159 @@
+"""CPU and memory of the stack's processes and of the load generator itself, sampled in
+a thread while a step runs. Memory is PSS (/proc/PID/smaps_rollup): shared pages are
+split between the processes that map them, so per-job figures add up; RSS beside it."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+SAMPLE_S = 1.0
+MB = 1024 * 1024
+
+
+def pss_bytes(pid: int) -> int | None:
+    """PSS of `pid` in bytes, or None when it is gone or unreadable."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return None
+
+
+@dataclass
+class _Proc:
+    role: str
+    root: bool
+    cpu_first: float  # CPU seconds when first seen in this window (0 for a new process)
+    cpu_last: float = 0.0
+    pss_peak: int = 0
+    rss_peak: int = 0
+    pss_first: int | None = None
+    pss_last: int | None = None
+
+
+@dataclass
+class _Window:
+    started: float
+    procs: dict[tuple[int, float], _Proc] = field(default_factory=dict)  # (pid, ctime)
+    role_pss_peak: dict[str, int] = field(default_factory=dict)
+
+
+class ProcessSampler:
+    """Samples each role's process tree (`roles`: role -> root pid) every SAMPLE_S."""
+
+    def __init__(self, roles: dict[str, int]) -> None:
+        self.roles = dict(roles)
+        self._window: _Window | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def for_generator(cls, stack_roles: dict[str, int] | None = None) -> ProcessSampler:
+        return cls({**(stack_roles or {}), "generator": os.getpid()})
+
+    def begin(self) -> None:
+        """Open a measurement window; CPU counts from now."""
+        with self._lock:
+            self._window = _Window(time.monotonic())
+        self._sample(first=True)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="sampler", daemon=True)
+            self._thread.start()
+
+    def end(self) -> dict[str, Any]:
+        """Close the window: per role CPU seconds, % of one core, PSS/RSS peaks in MB,
+        and the processes under each root (for the agent: its job processes)."""
+        self._sample()
+        with self._lock:
+            window, self._window = self._window, None
+        if window is None:
+            return {}
+        wall = max(1e-6, time.monotonic() - window.started)
+        out: dict[str, Any] = {}
+        for role in self.roles:
+            procs = [p for p in window.procs.values() if p.role == role]
+            cpu = sum(max(0.0, p.cpu_last - p.cpu_first) for p in procs)
+            children = [p for p in procs if not p.root]
+            out[role] = {
+                "cpu_s": round(cpu, 2),
+                "cpu_pct": round(100 * cpu / wall, 1),
+                "pss_peak_mb": round(window.role_pss_peak.get(role, 0) / MB, 1),
+                "rss_peak_mb": round(max((p.rss_peak for p in procs), default=0) / MB, 1),
+                "processes": len(procs),
+                "child_pss_peak_mb": _mb_stats([p.pss_peak for p in children]),
+                "child_pss_growth_mb": _mb_stats(
+                    [
+                        p.pss_last - p.pss_first
+                        for p in children
+                        if p.pss_first is not None and p.pss_last is not None
+                    ]
+                ),
+            }
+        out["wall_s"] = round(wall, 2)
+        return out
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(SAMPLE_S):
+            self._sample()
+
+    def _sample(self, *, first: bool = False) -> None:
+        with self._lock:
+            window = self._window
+            if window is None:
+                return
+            for role, pid in self.roles.items():
+                total_pss = 0
+                for proc, root in _tree(pid):
+                    try:
+                        key = (proc.pid, proc.create_time())
+                        t = proc.cpu_times()
+                        cpu = t.user + t.system
+                        rss = proc.memory_info().rss
+                    except psutil.Error:
+                        continue
+                    pss = pss_bytes(proc.pid) or 0
+                    rec = window.procs.get(key)
+                    if rec is None:
+                        rec = window.procs[key] = _Proc(role, root, cpu if first else 0.0)
+                        rec.pss_first = pss
+                    rec.cpu_last = cpu
+                    rec.pss_last = pss
+                    rec.pss_peak = max(rec.pss_peak, pss)
+                    rec.rss_peak = max(rec.rss_peak, rss)
+                    total_pss += pss
+                window.role_pss_peak[role] = max(window.role_pss_peak.get(role, 0), total_pss)
+
+
+def _tree(pid: int) -> list[tuple[psutil.Process, bool]]:
+    try:
+        root = psutil.Process(pid)
+        return [(root, True), *((c, False) for c in root.children(recursive=True))]
+    except psutil.Error:
+        return []
+
+
+def _mb_stats(values: list[int]) -> dict[str, float | int | None]:
+    if not values:
+        return {"n": 0, "median": None, "max": None}
+    return {
+        "n": len(values),
+        "median": round(statistics.median(values) / MB, 1),
+        "max": round(max(values) / MB, 1),
+    }

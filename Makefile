@@ -15,7 +15,7 @@ test: setup
 lint: setup
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
-	$(VENV)/mypy server agent stack stt_service e2e bench scripts
+	$(VENV)/mypy server agent stack stt_service e2e bench scripts headless
 
 unit: setup
 	$(VENV)/pytest -m unit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,10 +32,19 @@ def onset_index(levels: list[float], threshold: float = ONSET_LEVEL, *, run: int
     return None
 
 
+def window_levels(pcm: np.ndarray, window: int) -> list[float]:
+    """RMS levels (fractions of full scale) of consecutive `window`-sample windows of
+    int16 `pcm`, in one vectorised pass; a partial last window is dropped."""
+    n = len(pcm) // window
+    if n == 0:
+        return []
+    x = pcm[: n * window].reshape(n, window).astype(np.float32) / 32768.0
+    return [float(v) for v in np.sqrt(np.mean(x * x, axis=1))]
+
+
 def frame_levels(pcm: np.ndarray, rate: int, frame_ms: int = 10) -> list[float]:
     """RMS levels of consecutive `frame_ms` frames of `pcm` (int16 at `rate`)."""
-    n = rate * frame_ms // 1000
-    return [rms(pcm[i : i + n]) for i in range(0, len(pcm) - n + 1, n)]
+    return window_levels(pcm, rate * frame_ms // 1000)
 
 
 @dataclass
@@ -55,8 +65,8 @@ class LevelLog:
 
     def onset_after(self, since: float) -> float | None:
         """Client time of the first audible frame received at or after `since`."""
-        start = next((i for i, t in enumerate(self.times) if t >= since), None)
-        if start is None:
+        start = bisect.bisect_left(self.times, since)
+        if start >= len(self.times):
             return None
         i = onset_index(self.levels[start:], self.threshold)
         return None if i is None else self.times[start + i]
@@ -65,11 +75,9 @@ class LevelLog:
         """Client time at which the track went quiet for `quiet` seconds after `since`
         (the end of a reply), or None while it has not."""
         last_loud = None
-        for t, level in zip(self.times, self.levels, strict=True):
-            if t < since:
-                continue
-            if level > self.threshold:
-                last_loud = t
+        for i in range(bisect.bisect_left(self.times, since), len(self.times)):
+            if self.levels[i] > self.threshold:
+                last_loud = self.times[i]
         if last_loud is None or not self.times or self.times[-1] - last_loud < quiet:
             return None
         return last_loud

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,7 @@ def parser() -> argparse.ArgumentParser:
     ld.add_argument("--p95-limit", type=float, default=300.0, help="ms, release->transcript")
     ld.add_argument("--expect-n-max", type=int, help="exit 1 when n_max is below this")
     ld.add_argument("--max-seconds", type=float, default=1800.0)
+    ld.add_argument("--per-process", type=int, default=4, help="sessions per generator process")
     ld.add_argument("--json", type=Path, default=RESULTS / "load.json")
     ld.add_argument("--plot", type=Path, default=RESULTS / "load.png")
     sk = sub.add_parser("soak", help="random PTT operations, then the log oracle")
@@ -90,7 +92,9 @@ def target_for(args: argparse.Namespace, *, upstream: bool = False) -> Iterator[
     if args.base_url and args.livekit_url:
         raise SystemExit("give --base-url or --livekit-url, not both")
     if args.base_url:
-        yield Setup(ConsoleTarget(args.base_url, access_key=args.access_key, agent=args.agent), None)
+        yield Setup(
+            ConsoleTarget(args.base_url, access_key=args.access_key, agent=args.agent), None
+        )
         return
     if args.livekit_url:
         if not (args.api_key and args.api_secret):
@@ -181,6 +185,7 @@ def cmd_load(args: argparse.Namespace) -> int:
         stagger_s=args.stagger,
         thresholds=load_mode.Thresholds(p95_release_to_transcript_ms=args.p95_limit),
         max_seconds=args.max_seconds,
+        per_process=args.per_process,
     )
     with target_for(args) as setup:
         sampler = ProcessSampler.for_generator(_roles(setup.stack))
@@ -249,6 +254,8 @@ def cmd_soak(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    # the local dev server's well-known key is short on purpose; a deployment's is not
+    warnings.filterwarnings("ignore", message="The HMAC key is .* below the minimum")
     try:
         return {"run": cmd_run, "load": cmd_load, "soak": cmd_soak}[args.mode](args)
     except TargetError as e:

@@ -4,9 +4,13 @@ of such steps, each judged on declared thresholds, and `n_max`, the largest that
 from __future__ import annotations
 
 import asyncio
+import math
+import multiprocessing as mp
+import os
 import random
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +20,7 @@ from .resources import ProcessSampler
 from .room import RoomClient
 from .runner import room_name
 from .stats import summarize
-from .target import Target
+from .target import Target, from_spec
 from .turns import Talker, TurnResult
 
 DEFAULT_RAMP = (1, 2, 4, 8, 12, 16, 20, 24, 32)
@@ -64,6 +68,7 @@ class LoadOptions:
     seed: int = 1
     thresholds: Thresholds = field(default_factory=Thresholds)
     max_seconds: float = 1800.0  # the whole run stops by itself after this
+    per_process: int = 4  # sessions per generator process
 
 
 @dataclass
@@ -75,15 +80,22 @@ class SessionOutcome:
     error: str | None = None
 
 
-async def run_session(
-    target: Target, room: str, phrases: list[str], opts: LoadOptions, delay: float, rng: random.Random
-) -> SessionOutcome:
+@dataclass(frozen=True)
+class SessionPlan:
+    room: str
+    phrases: list[str]
+    start_at: float  # time.monotonic() (one clock for every process of this machine)
+    seed: float
+
+
+async def run_session(target: Target, plan: SessionPlan, opts: LoadOptions) -> SessionOutcome:
     """One person: join, wait for the agent, talk `phrases` at a person's pace, leave."""
-    out = SessionOutcome(room)
-    await asyncio.sleep(delay)
+    out = SessionOutcome(plan.room)
+    rng = random.Random(plan.seed)
+    await asyncio.sleep(max(0.0, plan.start_at - time.monotonic()))
     client: RoomClient | None = None
     try:
-        client = RoomClient(await target.grant(room, "load-user"))
+        client = RoomClient(await target.grant(plan.room, "load-user"))
         await client.connect()
         t0 = time.monotonic()
         out.got_agent = await client.wait_agent_ready(opts.agent_timeout)
@@ -91,7 +103,7 @@ async def run_session(
             return out
         out.agent_wait_ms = round((time.monotonic() - t0) * 1000, 1)
         talker = Talker(client)
-        for phrase in phrases:
+        for phrase in plan.phrases:
             out.turns.append(await talker.say(phrase))
             await asyncio.sleep(rng.uniform(*THINK_S))
     except Exception as e:  # one session's failure is a figure of the step, not the end
@@ -102,40 +114,105 @@ async def run_session(
     return out
 
 
+def _group(
+    spec: dict[str, Any], plans: list[SessionPlan], opts: LoadOptions
+) -> list[SessionOutcome]:
+    """A generator process's share of a step (the entry point of a pool worker)."""
+
+    async def main() -> list[SessionOutcome]:
+        target = from_spec(spec)
+        try:
+            return list(await asyncio.gather(*(run_session(target, p, opts) for p in plans)))
+        finally:
+            await target.aclose()
+
+    return asyncio.run(main())
+
+
+def _warm() -> int:
+    import livekit.rtc  # noqa: F401  (the import is most of a worker's start-up)
+
+    time.sleep(0.3)  # long enough that each warm-up call lands on another worker
+    return os.getpid()
+
+
+class Generators:
+    """Sessions spread over generator processes, `per_process` each. The Python SDK hands
+    every FFI event to every subscriber of its process (each audio stream, each pending
+    capture), so one process with N sessions costs O(N^2); a few sessions a process keep
+    the generator's CPU proportional to N."""
+
+    def __init__(self, per_process: int, max_sessions: int) -> None:
+        self.per_process = max(1, per_process)
+        self.workers = max(1, math.ceil(max_sessions / self.per_process))
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def start(self) -> None:
+        if self.workers > 1:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"))
+            loop = asyncio.get_running_loop()
+            await asyncio.gather(
+                *(loop.run_in_executor(self._pool, _warm) for _ in range(self.workers))
+            )
+
+    async def run(
+        self, target: Target, plans: list[SessionPlan], opts: LoadOptions
+    ) -> list[SessionOutcome]:
+        groups = [plans[i : i + self.per_process] for i in range(0, len(plans), self.per_process)]
+        if self._pool is None or len(groups) == 1:
+            return list(await asyncio.gather(*(run_session(target, p, opts) for p in plans)))
+        loop = asyncio.get_running_loop()
+        spec = target.spec()
+        done = await asyncio.gather(
+            *(loop.run_in_executor(self._pool, _group, spec, g, opts) for g in groups)
+        )
+        return [o for group in done for o in group]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 async def run_step(
     target: Target,
     n: int,
     opts: LoadOptions,
     sampler: ProcessSampler,
+    generators: Generators,
     *,
     rooms_left: RoomsLeft | None = None,
 ) -> dict[str, Any]:
     rng = random.Random(opts.seed * 1000 + n)
-    rooms = [room_name("load", f"n{n}-s{i}") for i in range(n)]
-    plans = [[rng.choice(PHRASES) for _ in range(opts.turns)] for _ in range(n)]
+    t_start = time.monotonic() + 0.5
     delays = sorted(rng.uniform(0, opts.stagger_s) for _ in range(n)) if n > 1 else [0.0]
+    plans = [
+        SessionPlan(
+            room=room_name("load", f"n{n}-s{i}"),
+            phrases=[rng.choice(PHRASES) for _ in range(opts.turns)],
+            start_at=t_start + delays[i],
+            seed=rng.random(),
+        )
+        for i in range(n)
+    ]
     sampler.begin()
     t0 = time.monotonic()
-    outcomes = await asyncio.gather(
-        *(
-            run_session(target, r, p, opts, d, random.Random(rng.random()))
-            for r, p, d in zip(rooms, plans, delays, strict=True)
-        )
-    )
+    outcomes = await generators.run(target, plans, opts)
     seconds = time.monotonic() - t0
     resources = sampler.end()
-    settle = await _settle(rooms, rooms_left)
+    settle = await _settle([p.room for p in plans], rooms_left)
     return step_summary(n, outcomes, opts, seconds=seconds, settle_s=settle, resources=resources)
 
 
-async def _settle(rooms: list[str], rooms_left: RoomsLeft | None, timeout: float = 60.0) -> float | None:
+async def _settle(
+    rooms: list[str], rooms_left: RoomsLeft | None, within: float = 60.0
+) -> float | None:
     """Seconds until every room of the step is gone (its agent job ended), or None when
     that cannot be seen from here (then a short fixed pause)."""
     t0 = time.monotonic()
     if rooms_left is None:
         await asyncio.sleep(3.0)
         return None
-    while time.monotonic() - t0 < timeout:
+    while time.monotonic() - t0 < within:
         if await rooms_left(rooms) == 0:
             break
         await asyncio.sleep(0.5)
@@ -154,9 +231,7 @@ def step_summary(
     turns = [t for o in outcomes for t in o.turns]
     rpc_errors = sum(1 for t in turns for r in (t.start, t.end) if r is not None and not r.ok)
     wrong = [
-        {"said": t.phrase, "heard": t.transcript, "failures": t.failures}
-        for t in turns
-        if not t.ok
+        {"said": t.phrase, "heard": t.transcript, "failures": t.failures} for t in turns if not t.ok
     ]
     step: dict[str, Any] = {
         "sessions": n,
@@ -192,14 +267,19 @@ async def run_ramp(
     steps: list[dict[str, Any]] = []
     t0 = time.monotonic()
     stopped = None
-    for n in ramp:
-        if time.monotonic() - t0 > opts.max_seconds:
-            stopped = f"time limit {opts.max_seconds:g} s reached before step {n}"
-            break
-        progress(f"load: step {n} session(s) x {opts.turns} turns ...")
-        step = await run_step(target, n, opts, sampler, rooms_left=rooms_left)
-        steps.append(step)
-        progress("load: " + step_line(step))
+    generators = Generators(opts.per_process, max(ramp))
+    try:
+        await generators.start()
+        for n in ramp:
+            if time.monotonic() - t0 > opts.max_seconds:
+                stopped = f"time limit {opts.max_seconds:g} s reached before step {n}"
+                break
+            progress(f"load: step {n} session(s) x {opts.turns} turns ...")
+            step = await run_step(target, n, opts, sampler, generators, rooms_left=rooms_left)
+            steps.append(step)
+            progress("load: " + step_line(step))
+    finally:
+        generators.close()
     passed = [s["sessions"] for s in steps if s["pass"]]
     return {
         "kind": "load",
@@ -207,6 +287,7 @@ async def run_ramp(
         "thresholds": vars(opts.thresholds),
         "turns_per_session": opts.turns,
         "stagger_s": opts.stagger_s,
+        "sessions_per_generator_process": opts.per_process,
         "stopped": stopped,
         "steps": steps,
     }

@@ -22,8 +22,14 @@ def plot_load(result: dict[str, Any], path: Path) -> None:
     ):
         for p, style in (("p50", ":"), ("p95", "-"), ("p99", "--")):
             ys = [s[key][p] for s in steps]
-            lat.plot(n, [float("nan") if y is None else y for y in ys], style, marker="o",
-                     color=color, label=f"{label} {p}")
+            lat.plot(
+                n,
+                [float("nan") if y is None else y for y in ys],
+                style,
+                marker="o",
+                color=color,
+                label=f"{label} {p}",
+            )
     limit = result["thresholds"]["p95_release_to_transcript_ms"]
     lat.axhline(limit, color="grey", linewidth=0.8)
     lat.text(n[0], limit, f" p95 limit {limit:g} ms", va="bottom", fontsize=8, color="grey")
@@ -31,10 +37,18 @@ def plot_load(result: dict[str, Any], path: Path) -> None:
     lat.set_ylabel("ms (log)")
     lat.legend(fontsize=7, ncol=2)
     lat.set_title(f"PTT load ramp: n_max = {result['n_max']}")
-    ok.plot(n, [100 * s["turns_ok"] / max(1, s["turns"]) for s in steps], marker="o",
-            label="turns right %")
-    ok.plot(n, [100 * (s["sessions"] - s["no_agent"]) / s["sessions"] for s in steps],
-            marker="s", label="sessions with an agent %")
+    ok.plot(
+        n,
+        [100 * s["turns_ok"] / max(1, s["turns"]) for s in steps],
+        marker="o",
+        label="turns right %",
+    )
+    ok.plot(
+        n,
+        [100 * (s["sessions"] - s["no_agent"]) / s["sessions"] for s in steps],
+        marker="s",
+        label="sessions with an agent %",
+    )
     ok.set_ylim(0, 105)
     ok.set_xlabel("concurrent sessions")
     ok.set_ylabel("%")

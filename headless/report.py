@@ -51,19 +51,31 @@ def junit_xml(results: list[ScenarioResult], *, suite: str = "headless") -> str:
     )
     for r in results:
         case = ET.SubElement(
-            ts, "testcase", classname=f"{suite}.{Path(r.source).stem}", name=r.name,
+            ts,
+            "testcase",
+            classname=f"{suite}.{Path(r.source).stem}",
+            name=r.name,
             time=f"{r.seconds:.3f}",
         )
         failures = r.all_failures()
         if failures:
-            failure = ET.SubElement(case, "failure", message=failures[0][:500], type="ScenarioFailed")
+            failure = ET.SubElement(
+                case, "failure", message=failures[0][:500], type="ScenarioFailed"
+            )
             failure.text = "\n".join(failures)
         out = ET.SubElement(case, "system-out")
-        out.text = "\n".join(
-            f"step {s.index} {s.step}: {'ok' if s.ok else 'FAILED'} ({s.seconds:.2f} s)"
-            + (f" heard {s.turn.transcript!r}" if s.turn and s.turn.transcript is not None else "")
-            for s in r.steps
-        ) + f"\nroom {r.room}"
+        out.text = (
+            "\n".join(
+                f"step {s.index} {s.step}: {'ok' if s.ok else 'FAILED'} ({s.seconds:.2f} s)"
+                + (
+                    f" heard {s.turn.transcript!r}"
+                    if s.turn and s.turn.transcript is not None
+                    else ""
+                )
+                for s in r.steps
+            )
+            + f"\nroom {r.room}"
+        )
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 

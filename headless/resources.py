@@ -15,7 +15,12 @@ from typing import Any
 import psutil
 
 SAMPLE_S = 1.0
+PSS_EVERY = 5  # samples between PSS reads: smaps_rollup walks page tables, costly on big processes
 MB = 1024 * 1024
+GENERATOR = "generator"
+# threads of the generator's process that are not the generator: the in-process stack
+# supervisor's log pumps (its own role when the stack runs here) and this sampler
+THREAD_ROLES = {"pump-": "supervisor", "sampler": "sampler"}
 
 
 def pss_bytes(pid: int) -> int | None:
@@ -50,10 +55,14 @@ class _Window:
 
 
 class ProcessSampler:
-    """Samples each role's process tree (`roles`: role -> root pid) every SAMPLE_S."""
+    """Samples each role's process tree (`roles`: role -> root pid) every SAMPLE_S. The
+    generator is its process and its worker processes, not a local stack started as its
+    children, and not the threads named in THREAD_ROLES (reported apart)."""
 
     def __init__(self, roles: dict[str, int]) -> None:
         self.roles = dict(roles)
+        self._samples = 0
+        self._threads: dict[str, tuple[float, float]] = {}  # role -> (first, last) CPU s
         self._window: _Window | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -61,12 +70,13 @@ class ProcessSampler:
 
     @classmethod
     def for_generator(cls, stack_roles: dict[str, int] | None = None) -> ProcessSampler:
-        return cls({**(stack_roles or {}), "generator": os.getpid()})
+        return cls({**(stack_roles or {}), GENERATOR: os.getpid()})
 
     def begin(self) -> None:
         """Open a measurement window; CPU counts from now."""
         with self._lock:
             self._window = _Window(time.monotonic())
+            self._threads = {}
         self._sample(first=True)
         if self._thread is None:
             self._thread = threading.Thread(target=self._loop, name="sampler", daemon=True)
@@ -101,6 +111,13 @@ class ProcessSampler:
                     ]
                 ),
             }
+        for role, (first, last) in self._threads.items():
+            cpu = max(0.0, last - first)
+            out[role] = {"cpu_s": round(cpu, 2), "cpu_pct": round(100 * cpu / wall, 1)}
+            if GENERATOR in out:
+                gen = out[GENERATOR]
+                gen["cpu_s"] = round(max(0.0, gen["cpu_s"] - cpu), 2)
+                gen["cpu_pct"] = round(100 * gen["cpu_s"] / wall, 1)
         out["wall_s"] = round(wall, 2)
         return out
 
@@ -118,9 +135,15 @@ class ProcessSampler:
             window = self._window
             if window is None:
                 return
-            for role, pid in self.roles.items():
+            self._samples += 1
+            read_pss = first or self._samples % PSS_EVERY == 0
+            trees = {role: _tree(pid) for role, pid in self.roles.items()}
+            claimed = {p.pid for role, tree in trees.items() if role != GENERATOR for p, _ in tree}
+            for role, tree in trees.items():
                 total_pss = 0
-                for proc, root in _tree(pid):
+                for proc, root in tree:
+                    if role == GENERATOR and proc.pid in claimed:
+                        continue  # a local stack runs as the generator's children
                     try:
                         key = (proc.pid, proc.create_time())
                         t = proc.cpu_times()
@@ -128,17 +151,24 @@ class ProcessSampler:
                         rss = proc.memory_info().rss
                     except psutil.Error:
                         continue
-                    pss = pss_bytes(proc.pid) or 0
                     rec = window.procs.get(key)
+                    new = rec is None
                     if rec is None:
                         rec = window.procs[key] = _Proc(role, root, cpu if first else 0.0)
-                        rec.pss_first = pss
                     rec.cpu_last = cpu
-                    rec.pss_last = pss
-                    rec.pss_peak = max(rec.pss_peak, pss)
                     rec.rss_peak = max(rec.rss_peak, rss)
-                    total_pss += pss
+                    if read_pss or new:
+                        pss = pss_bytes(proc.pid) or 0
+                        if rec.pss_first is None:
+                            rec.pss_first = pss
+                        rec.pss_last = pss
+                        rec.pss_peak = max(rec.pss_peak, pss)
+                    total_pss += rec.pss_last or 0
                 window.role_pss_peak[role] = max(window.role_pss_peak.get(role, 0), total_pss)
+            if GENERATOR in self.roles:
+                for role, cpu in _thread_cpu().items():
+                    first_cpu = self._threads.get(role, (cpu, cpu))[0]
+                    self._threads[role] = (first_cpu, cpu)
 
 
 def _tree(pid: int) -> list[tuple[psutil.Process, bool]]:
@@ -147,6 +177,25 @@ def _tree(pid: int) -> list[tuple[psutil.Process, bool]]:
         return [(root, True), *((c, False) for c in root.children(recursive=True))]
     except psutil.Error:
         return []
+
+
+def _thread_cpu() -> dict[str, float]:
+    """CPU seconds of this process's threads, by THREAD_ROLES role."""
+    roles: dict[int, str] = {}
+    for t in threading.enumerate():
+        for prefix, role in THREAD_ROLES.items():
+            if t.name.startswith(prefix) and t.native_id is not None:
+                roles[t.native_id] = role
+    out = dict.fromkeys(THREAD_ROLES.values(), 0.0)
+    try:
+        threads = psutil.Process().threads()
+    except psutil.Error:
+        return out
+    for pt in threads:
+        owner = roles.get(pt.id)
+        if owner is not None:
+            out[owner] += pt.user_time + pt.system_time
+    return out
 
 
 def _mb_stats(values: list[int]) -> dict[str, float | int | None]:

@@ -15,17 +15,21 @@ from typing import Any
 import numpy as np
 from livekit import rtc
 
-from .audio import LevelLog, rms
+from .audio import LevelLog, window_levels
 from .speech import RATE
 from .target import Grant
 
 logger = logging.getLogger("headless")
 
-FRAME_MS = 20  # microphone frames; a person's browser sends 10-20 ms
+FRAME_MS = 40  # microphone frames (the SDK sends 10 ms packets; fewer calls from Python)
 FRAME_SAMPLES = RATE * FRAME_MS // 1000
 MIC_QUEUE_MS = 100  # capture_frame then paces the microphone in real time
 RPC_TIMEOUT = 10.0
-POLL_S = 0.02
+POLL_S = 0.05
+# the agent's audio arrives in 50 ms frames (fewer FFI events for many sessions), its
+# level is kept per 10 ms, each stamped when its last sample arrived
+LISTEN_FRAME_MS = 50
+LEVEL_MS = 10
 TOPIC_TRANSCRIPTION = "lk.transcription"
 TOPIC_METRICS = "ptt.metrics"
 TOPIC_LOG = "ptt.log"
@@ -133,10 +137,10 @@ class RoomClient:
         agent = self.agent()
         return None if agent is None else agent.attributes.get(key)
 
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
-        """Wait until `predicate()` holds, at most `timeout` s: re-checked on every event
+    async def wait_for(self, predicate: Callable[[], bool], within: float) -> bool:
+        """Wait until `predicate()` holds, at most `within` s: re-checked on every event
         and every POLL_S (audio levels arrive without events)."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while not predicate():
             left = deadline - time.monotonic()
             if left <= 0:
@@ -146,7 +150,7 @@ class RoomClient:
                     await asyncio.wait_for(self._changed.wait(), min(left, POLL_S))
         return True
 
-    async def wait_agent_ready(self, timeout: float) -> bool:
+    async def wait_agent_ready(self, within: float) -> bool:
         """An agent is in the room, listening, with its audio track subscribed."""
 
         def ready() -> bool:
@@ -155,7 +159,7 @@ class RoomClient:
                 return False
             return any(pub.subscribed for pub in agent.track_publications.values())
 
-        return await self.wait_for(ready, timeout)
+        return await self.wait_for(ready, within)
 
     # -- talking ----------------------------------------------------------------
     async def rpc(self, method: str, payload: str = "") -> RpcOutcome:
@@ -202,6 +206,7 @@ class RoomClient:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_retrieve)
 
     async def _notify(self) -> None:
         async with self._changed:
@@ -227,11 +232,18 @@ class RoomClient:
         self._spawn(self._notify())
 
     async def _read_levels(self, track: rtc.Track) -> None:
-        stream = rtc.AudioStream(track, sample_rate=RATE, num_channels=1)
+        stream = rtc.AudioStream(
+            track, sample_rate=RATE, num_channels=1, frame_size_ms=LISTEN_FRAME_MS
+        )
+        step = RATE * LEVEL_MS // 1000
         try:
             async for event in stream:
+                now = time.monotonic()
                 data = np.frombuffer(event.frame.data, dtype=np.int16)
-                self.got.levels.add(time.monotonic(), rms(data))
+                levels = window_levels(data, step)
+                n = len(levels)
+                for k, level in enumerate(levels):  # window k ended n - 1 - k windows ago
+                    self.got.levels.add(now - (n - 1 - k) * LEVEL_MS / 1000, level)
         finally:
             await stream.aclose()
 
@@ -272,3 +284,14 @@ class RoomClient:
         if (reader.info.attributes or {}).get(ATTR_FINAL) == "true":
             seg.final, seg.final_at = True, time.monotonic()
         await self._notify()
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """A reader that broke off: a stream cut by a disconnect is expected, anything else
+    is logged (never "Task exception was never retrieved")."""
+    if task.cancelled() or (exc := task.exception()) is None:
+        return
+    if isinstance(exc, rtc.StreamError):
+        logger.debug("stream broke off", extra={"error": str(exc)})
+    else:
+        logger.warning("reader failed", exc_info=exc)

@@ -89,7 +89,9 @@ async def run_scenario(
     target: Target, scenario: Scenario, *, progress: Progress, oracle: Oracle | None = None
 ) -> ScenarioResult:
     """Join every participant into a fresh room, play the steps in order, judge each."""
-    result = ScenarioResult(scenario.name, str(scenario.path or "<scenario>"), room_name("hl", scenario.name))
+    result = ScenarioResult(
+        scenario.name, str(scenario.path or "<scenario>"), room_name("hl", scenario.name)
+    )
     started = time.monotonic()
     clients: dict[str, RoomClient] = {}
     try:
@@ -177,7 +179,9 @@ async def _run_step(
         expected = step.expect_transcript if step.expect_transcript is not None else turn.expected
         _judge_turn(step, sr, await talker.release(turn, expected))
     elif step.action == "cancel":
-        turn = await talker.cancel(str(step.value), fraction=step.cancel_after, lead_ms=step.lead_ms)
+        turn = await talker.cancel(
+            str(step.value), fraction=step.cancel_after, lead_ms=step.lead_ms
+        )
         _judge_turn(step, sr, turn)
     elif step.action == "rapid":
         mark = len(client.got.metrics)
@@ -185,20 +189,26 @@ async def _run_step(
         refused = [r for r in sr.rpcs if not r.ok]
         if refused:
             r = refused[0]
-            sr.failures.append(f"{len(refused)} RPCs refused, first {r.method}: {r.code} {r.response}")
+            sr.failures.append(
+                f"{len(refused)} RPCs refused, first {r.method}: {r.code} {r.response}"
+            )
         elif talker._agent_has_metrics():  # the burst's turns are answered before the next
             count = int(step.value)
-            done = await client.wait_for(
-                lambda: _owned(client, mark) >= count, 3.0 + 0.1 * count
-            )
+            done = await client.wait_for(lambda: _owned(client, mark) >= count, 3.0 + 0.1 * count)
             if not done:
                 sr.failures.append(f"the agent answered {_owned(client, mark)} of {count} turns")
     elif step.action in ("pause", "resume"):
         outcome = await client.rpc(step.action)
         sr.rpcs = [outcome]
-        if _judge_code(step, sr, outcome) and outcome.ok and client.agent_attr("ptt.paused") is not None:
+        if (
+            _judge_code(step, sr, outcome)
+            and outcome.ok
+            and client.agent_attr("ptt.paused") is not None
+        ):
             want = "1" if step.action == "pause" else "0"
-            if not await client.wait_for(lambda: client.agent_attr("ptt.paused") == want, ATTR_WAIT):
+            if not await client.wait_for(
+                lambda: client.agent_attr("ptt.paused") == want, ATTR_WAIT
+            ):
                 sr.failures.append(f"ptt.paused did not become {want!r}")
     elif step.action == "rebuild":
         before = client.agent()

@@ -108,7 +108,9 @@ def load(path: str | Path) -> Scenario:
     return parse(data, source=str(path), path=path)
 
 
-def parse(data: dict[str, Any], *, source: str = "<scenario>", path: Path | None = None) -> Scenario:
+def parse(
+    data: dict[str, Any], *, source: str = "<scenario>", path: Path | None = None
+) -> Scenario:
     """Check a decoded scenario document and build the Scenario."""
     unknown = sorted(set(data) - TOP_LEVEL)
     if unknown:

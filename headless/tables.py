@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-STACK_ROLES = ("livekit", "stt", "agent", "web")
+STACK_ROLES = ("livekit", "stt", "agent", "web", "upstream", "supervisor")
 
 
 def _ms(summary: dict[str, Any], key: str) -> str:
@@ -28,14 +28,21 @@ def load_table(result: dict[str, Any]) -> str:
         gen = res.get("generator", {}).get("cpu_pct")
         agent = res.get("agent", {})
         job = (agent.get("child_pss_peak_mb") or {}).get("median")
-        rows.append(
-            f"| {s['sessions']} | {s['turns_ok']}/{s['turns']} | {s['no_agent']} | {s['rpc_errors']} "
-            f"| {_ms(rt, 'p50')}/{_ms(rt, 'p95')}/{_ms(rt, 'p99')} | {_ms(ra, 'p50')}/{_ms(ra, 'p95')} "
-            f"| {_ms(af, 'p50')}/{_ms(af, 'p95')} "
-            f"| {stack_cpu:.0f} | {'-' if gen is None else f'{gen:.0f}'} "
-            f"| {agent.get('pss_peak_mb', '-')} ({'-' if job is None else job}) "
-            f"| {'-' if s['settle_s'] is None else s['settle_s']} | {'yes' if s['pass'] else 'no'} |"
-        )
+        cells = [
+            s["sessions"],
+            f"{s['turns_ok']}/{s['turns']}",
+            s["no_agent"],
+            s["rpc_errors"],
+            f"{_ms(rt, 'p50')}/{_ms(rt, 'p95')}/{_ms(rt, 'p99')}",
+            f"{_ms(ra, 'p50')}/{_ms(ra, 'p95')}",
+            f"{_ms(af, 'p50')}/{_ms(af, 'p95')}",
+            f"{stack_cpu:.0f}",
+            "-" if gen is None else f"{gen:.0f}",
+            f"{agent.get('pss_peak_mb', '-')} ({'-' if job is None else job})",
+            "-" if s["settle_s"] is None else s["settle_s"],
+            "yes" if s["pass"] else "no",
+        ]
+        rows.append("| " + " | ".join(str(c) for c in cells) + " |")
     t = result["thresholds"]
     rows.append("")
     rows.append(
@@ -65,5 +72,7 @@ def soak_table(result: dict[str, Any]) -> str:
             f"  agent job PSS: {mem.get('start_mb')} MB -> {mem.get('end_mb')} MB "
             f"(growth {mem.get('growth_mb')} MB over the run)"
         )
-    lines.append(f"  verdict: {'PASS' if result['pass'] else 'FAIL: ' + '; '.join(result['failed_because'])}")
+    lines.append(
+        f"  verdict: {'PASS' if result['pass'] else 'FAIL: ' + '; '.join(result['failed_because'])}"
+    )
     return "\n".join(lines)

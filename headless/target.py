@@ -40,6 +40,8 @@ class Target(Protocol):
 
     async def aclose(self) -> None: ...
 
+    def spec(self) -> dict[str, Any]: ...
+
 
 def is_loopback(url: str) -> bool:
     """Whether `url` names this machine (load goes elsewhere only when a user says so)."""
@@ -52,6 +54,18 @@ def is_loopback(url: str) -> bool:
         return False
 
 
+def from_spec(spec: dict[str, Any]) -> Target:
+    """A target rebuilt from `spec()` (in a generator process of its own)."""
+    kind = spec.get("kind")
+    if kind == "console":
+        return ConsoleTarget(spec["base_url"], access_key=spec["access_key"], agent=spec["agent"])
+    if kind == "livekit":
+        return LiveKitTarget(
+            spec["url"], api_key=spec["api_key"], api_secret=spec["api_secret"], agent=spec["agent"]
+        )
+    raise ValueError(f"unknown target kind {kind!r}")
+
+
 class ConsoleTarget:
     """A running console (ours, or a deployment of it): tokens and rebuilds over HTTP."""
 
@@ -59,6 +73,7 @@ class ConsoleTarget:
         self.base_url = base_url.rstrip("/")
         self.agent = agent  # "" = the console's configured agent
         self.description = f"console {self.base_url}"
+        self._access_key = access_key
         headers = {"X-Access-Key": access_key} if access_key else {}
         self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=15)
 
@@ -74,6 +89,14 @@ class ConsoleTarget:
         if resp.status_code >= 400:
             raise TargetError(f"POST {path} answered {resp.status_code}: {data.get('error', data)}")
         return dict(data)
+
+    def spec(self) -> dict[str, Any]:
+        return {
+            "kind": "console",
+            "base_url": self.base_url,
+            "access_key": self._access_key,
+            "agent": self.agent,
+        }
 
     async def grant(self, room: str, identity: str, agent: str | None = None) -> Grant:
         body = {"room": room, "identity": identity}
@@ -103,6 +126,15 @@ class LiveKitTarget:
         self.description = f"livekit {url} agent {agent}"
         self._key, self._secret = api_key, api_secret
         self._lkapi: api.LiveKitAPI | None = None
+
+    def spec(self) -> dict[str, Any]:
+        return {
+            "kind": "livekit",
+            "url": self.url,
+            "api_key": self._key,
+            "api_secret": self._secret,
+            "agent": self.agent,
+        }
 
     @property
     def lkapi(self) -> api.LiveKitAPI:

@@ -160,7 +160,9 @@ class Talker:
         want = (phrase if expected is None else expected) if judged else None
         return await self.release(await self.press(phrase, **kw), want, reply_end=reply_end)
 
-    async def cancel(self, phrase: str, *, fraction: float = 0.5, lead_ms: float = 200) -> TurnResult:
+    async def cancel(
+        self, phrase: str, *, fraction: float = 0.5, lead_ms: float = 200
+    ) -> TurnResult:
         """Press, speak, and cancel the turn `fraction` into the phrase (the speaker
         finishes the phrase regardless): nothing of it may be committed or answered."""
         c = self.client
@@ -201,7 +203,7 @@ class Talker:
         return bool(c.got.metrics) or c.agent_attr("ptt.instance") is not None
 
     async def _metrics_for(
-        self, mark: int, pred: Any, timeout: float
+        self, mark: int, pred: Any, within: float
     ) -> tuple[float, dict[str, Any]] | None:
         """The first metrics entry after `mark` owned by this client satisfying `pred`."""
         c = self.client
@@ -214,7 +216,7 @@ class Talker:
                     return True
             return False
 
-        await c.wait_for(check, timeout)
+        await c.wait_for(check, within)
         return found[0] if found else None
 
     async def _committed(self, turn: TurnResult) -> None:
@@ -280,4 +282,3 @@ class Talker:
         turn.correctness = compare(turn.expected, turn.transcript)
         if not turn.correctness.exact:
             turn.fail(f"heard {turn.transcript!r}, said {turn.expected!r}")
-

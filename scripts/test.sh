@@ -8,7 +8,7 @@ echo "==> ruff"
 $VENV/ruff check .
 $VENV/ruff format --check .
 echo "==> mypy"
-$VENV/mypy server agent stack stt_service e2e bench scripts
+$VENV/mypy server agent stack stt_service e2e bench scripts headless
 # Unit tests in two processes (pytest-xdist), then the e2e tests in one: their turns run
 # in real time, and beside other work on this 2-core machine the agent falls behind the
 # audio (words lost, see the README's QA section). Each phase must collect tests.

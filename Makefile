@@ -1,7 +1,7 @@
 # The two commands that matter: `make run` and `make test`. Both set up what is missing first.
 VENV := .venv/bin
 
-.PHONY: setup run test lint bench e2e unit screenshot clean
+.PHONY: setup run test lint bench e2e unit screenshot clean scenarios load soak
 
 setup:
 	@scripts/setup.sh
@@ -25,6 +25,16 @@ e2e: setup
 
 bench: setup
 	@scripts/bench.sh
+
+# the headless client (docs/headless.md), each against a fresh local stack on free ports
+scenarios: setup
+	$(VENV)/python -m headless run headless/scenarios/*.toml $(ARGS)
+
+load: setup
+	$(VENV)/python -m headless load $(ARGS)
+
+soak: setup
+	$(VENV)/python -m headless soak --cycles 1000 $(ARGS)
 
 screenshot: setup
 	PYTHONPATH=. $(VENV)/python scripts/screenshot.py

@@ -40,6 +40,7 @@ class TurnResult:
     agent: dict[str, Any] = field(default_factory=dict)  # the agent's own figures
     correctness: Correctness | None = None
     failures: list[str] = field(default_factory=list)
+    metrics_mark: int = field(default=0, repr=False)  # ptt.metrics received before the press
 
     @property
     def released_at(self) -> float | None:
@@ -117,15 +118,13 @@ class Talker:
         c = self.client
         pcm = synthesize(phrase) if phrase else None  # made before the finger goes down
         turn = TurnResult(c.identity, action, phrase, None, time.monotonic())
-        turn.agent["_metrics_mark"] = len(c.got.metrics)
+        turn.metrics_mark = len(c.got.metrics)
         start = asyncio.ensure_future(c.rpc("start_turn"))
         await asyncio.sleep(lead_ms / 1000)
         if pcm is not None:
             turn.speech = await c.speak(pcm)
         await c.silence(tail_ms / 1000)
         turn.start = await start
-        if not turn.start.ok:
-            turn.agent.pop("_metrics_mark")
         return turn
 
     async def release(
@@ -138,7 +137,6 @@ class Talker:
             return turn
         turn.end = await self.client.rpc("end_turn")
         if not turn.end.ok:
-            turn.agent.pop("_metrics_mark", None)
             return turn
         await self._committed(turn)
         if turn.transcript:
@@ -168,16 +166,19 @@ class Talker:
         c = self.client
         pcm = synthesize(phrase)
         turn = TurnResult(c.identity, "cancel", phrase, None, time.monotonic())
-        mark = len(c.got.metrics)
-        turn.start = await c.rpc("start_turn")
+        turn.metrics_mark = len(c.got.metrics)
+        start = asyncio.ensure_future(c.rpc("start_turn"))
         await asyncio.sleep(lead_ms / 1000)
         cut = int(len(pcm) * fraction)
         first, _ = await c.speak(pcm[:cut])
+        turn.start = await start  # the page sends cancel_turn after start_turn's answer
         cancel = asyncio.ensure_future(c.rpc("cancel_turn"))
         _, last = await c.speak(pcm[cut:])
         turn.speech, turn.end = (first, last), await cancel
         if turn.start.ok and turn.end.ok:
-            entry = await self._metrics_for(mark, lambda m: bool(m.get("cancelled")), 3.0)
+            entry = await self._metrics_for(
+                turn.metrics_mark, lambda m: bool(m.get("cancelled")), 3.0
+            )
             if entry is not None:
                 turn.agent.update({k: entry[1].get(k) for k in AGENT_FIGURES})
             elif self._agent_has_metrics():
@@ -220,10 +221,11 @@ class Talker:
         return found[0] if found else None
 
     async def _committed(self, turn: TurnResult) -> None:
-        mark = turn.agent.pop("_metrics_mark")
         if self._agent_has_metrics():
             entry = await self._metrics_for(
-                mark, lambda m: m.get("release_to_final_ms") is not None, COMMIT_TIMEOUT
+                turn.metrics_mark,
+                lambda m: m.get("release_to_final_ms") is not None,
+                COMMIT_TIMEOUT,
             )
             if entry is None:
                 turn.fail(f"no committed transcript within {COMMIT_TIMEOUT:g} s")

@@ -248,6 +248,12 @@ def step_summary(
         "settle_s": settle_s,
         "resources": resources,
     }
+    # each part's CPU (% of one core) per session: the budget a deployment plans with
+    step["cpu_pct_per_session"] = {
+        role: round(r["cpu_pct"] / n, 2)
+        for role, r in resources.items()
+        if isinstance(r, dict) and "cpu_pct" in r
+    }
     step["failed_because"] = opts.thresholds.judge(step)
     step["pass"] = not step["failed_because"]
     return step

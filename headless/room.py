@@ -21,6 +21,17 @@ from .target import Grant
 
 logger = logging.getLogger("headless")
 
+
+class _LateRpcAnswers(logging.Filter):
+    """The Rust SDK logs an ERROR for every RPC answer that arrives after the caller gave
+    up. The client has counted that RPC as failed already (its code is in the report)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "for unexpected RPC request" not in record.getMessage()
+
+
+logging.getLogger("livekit").addFilter(_LateRpcAnswers())
+
 FRAME_MS = 40  # microphone frames (the SDK sends 10 ms packets; fewer calls from Python)
 FRAME_SAMPLES = RATE * FRAME_MS // 1000
 MIC_QUEUE_MS = 100  # capture_frame then paces the microphone in real time
@@ -90,6 +101,7 @@ class RoomClient:
         self.room = rtc.Room()
         self.got = Received()
         self.source = rtc.AudioSource(RATE, 1, queue_size_ms=MIC_QUEUE_MS)
+        self.mic: rtc.LocalAudioTrack | None = None
         self.mic_sid = ""
         self._changed = asyncio.Condition()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -102,15 +114,22 @@ class RoomClient:
         room.on("participant_attributes_changed", self._on_attributes)
         room.on("participant_connected", lambda p: self._spawn(self._notify()))
         room.on("participant_disconnected", lambda p: self._spawn(self._notify()))
+        room.on("track_published", self._on_published)
         room.on("track_subscribed", self._on_track)
         room.on("disconnected", self._on_disconnected)
         room.register_text_stream_handler(TOPIC_TRANSCRIPTION, self._on_transcription)
         room.register_text_stream_handler(TOPIC_METRICS, self._on_json(self.got.metrics))
         room.register_text_stream_handler(TOPIC_LOG, self._on_json(self.got.logs))
-        await room.connect(self.grant.url, self.grant.token, rtc.RoomOptions(auto_subscribe=True))
-        track = rtc.LocalAudioTrack.create_audio_track("microphone", self.source)
+        # like the page: subscribed only to what is measured (the agent's audio), the
+        # microphone published muted and open only while the talk button is held
+        await room.connect(self.grant.url, self.grant.token, rtc.RoomOptions(auto_subscribe=False))
+        for participant in room.remote_participants.values():
+            for publication in participant.track_publications.values():
+                self._on_published(publication, participant)
+        self.mic = rtc.LocalAudioTrack.create_audio_track("microphone", self.source)
         options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
-        pub = await room.local_participant.publish_track(track, options)
+        pub = await room.local_participant.publish_track(self.mic, options)
+        self.mic.mute()
         self.mic_sid = pub.sid
 
     async def aclose(self) -> None:
@@ -162,6 +181,11 @@ class RoomClient:
         return await self.wait_for(ready, within)
 
     # -- talking ----------------------------------------------------------------
+    def set_mic(self, on: bool) -> None:
+        """Unmute (press) or mute (after the release) the microphone, as the page does."""
+        if self.mic is not None and self.mic.muted == on:
+            self.mic.unmute() if on else self.mic.mute()
+
     async def rpc(self, method: str, payload: str = "") -> RpcOutcome:
         """Call `method` on the agent; an RpcError becomes its code, never an exception."""
         sent = time.monotonic()
@@ -220,6 +244,13 @@ class RoomClient:
     def _on_disconnected(self, reason: Any = None) -> None:
         self.disconnect_reason = str(reason)
         self._spawn(self._notify())
+
+    def _on_published(
+        self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
+    ) -> None:
+        agent = participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
+        if agent and publication.kind == rtc.TrackKind.KIND_AUDIO:
+            publication.set_subscribed(True)
 
     def _on_track(
         self,

@@ -119,12 +119,15 @@ class Talker:
         pcm = synthesize(phrase) if phrase else None  # made before the finger goes down
         turn = TurnResult(c.identity, action, phrase, None, time.monotonic())
         turn.metrics_mark = len(c.got.metrics)
+        c.set_mic(True)
         start = asyncio.ensure_future(c.rpc("start_turn"))
         await asyncio.sleep(lead_ms / 1000)
         if pcm is not None:
             turn.speech = await c.speak(pcm)
         await c.silence(tail_ms / 1000)
         turn.start = await start
+        if not turn.start.ok:
+            c.set_mic(False)
         return turn
 
     async def release(
@@ -136,6 +139,7 @@ class Talker:
         if turn.start is None or not turn.start.ok:
             return turn
         turn.end = await self.client.rpc("end_turn")
+        self.client.set_mic(False)
         if not turn.end.ok:
             return turn
         await self._committed(turn)
@@ -167,13 +171,15 @@ class Talker:
         pcm = synthesize(phrase)
         turn = TurnResult(c.identity, "cancel", phrase, None, time.monotonic())
         turn.metrics_mark = len(c.got.metrics)
+        c.set_mic(True)
         start = asyncio.ensure_future(c.rpc("start_turn"))
         await asyncio.sleep(lead_ms / 1000)
         cut = int(len(pcm) * fraction)
         first, _ = await c.speak(pcm[:cut])
         turn.start = await start  # the page sends cancel_turn after start_turn's answer
         cancel = asyncio.ensure_future(c.rpc("cancel_turn"))
-        _, last = await c.speak(pcm[cut:])
+        cancel.add_done_callback(lambda _: c.set_mic(False))  # the page mutes on the answer
+        _, last = await c.speak(pcm[cut:])  # the speaker goes on, into a muted microphone
         turn.speech, turn.end = (first, last), await cancel
         if turn.start.ok and turn.end.ok:
             entry = await self._metrics_for(
@@ -193,8 +199,10 @@ class Talker:
         (the page queues them the same way)."""
         outcomes = []
         for _ in range(count):
+            self.client.set_mic(True)
             outcomes.append(await self.client.rpc("start_turn"))
             outcomes.append(await self.client.rpc("end_turn"))
+            self.client.set_mic(False)
             await asyncio.sleep(interval_ms / 1000)
         return outcomes
 

@@ -203,18 +203,20 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 async def _load(setup: Setup, ramp: list[int], opts, sampler) -> dict:  # type: ignore[no-untyped-def, type-arg]
     lkapi = None
-    rooms_left = None
+    rooms_occupied = None
     if setup.stack is not None:
         c = setup.stack.config
         lkapi = api.LiveKitAPI(f"http://127.0.0.1:{c.livekit_port}", c.api_key, c.api_secret)
 
-        async def rooms_left(rooms: list[str]) -> int:
+        async def rooms_occupied(rooms: list[str]) -> int:
+            # a room LiveKit keeps for its departure timeout (20 s) after the agent left
+            # is empty: the job's slot is free
             listing = await lkapi.room.list_rooms(api.ListRoomsRequest(names=rooms))
-            return len(listing.rooms)
+            return sum(1 for r in listing.rooms if r.num_participants > 0)
 
     try:
         return await load_mode.run_ramp(
-            setup.target, ramp, opts, sampler, progress=progress, rooms_left=rooms_left
+            setup.target, ramp, opts, sampler, progress=progress, rooms_occupied=rooms_occupied
         )
     finally:
         await setup.target.aclose()

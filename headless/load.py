@@ -27,7 +27,7 @@ DEFAULT_RAMP = (1, 2, 4, 8, 12, 16, 20, 24, 32)
 MAX_SESSIONS = 64
 # the person: a phrase, the reply, then a pause before the next press
 THINK_S = (0.8, 1.6)
-RoomsLeft = Callable[[list[str]], Awaitable[int]]
+RoomsOccupied = Callable[[list[str]], Awaitable[int]]
 Progress = Callable[[str], None]
 TIMINGS = {
     "release_to_transcript_ms": lambda t: t.release_to_transcript_ms,
@@ -180,7 +180,7 @@ async def run_step(
     sampler: ProcessSampler,
     generators: Generators,
     *,
-    rooms_left: RoomsLeft | None = None,
+    rooms_occupied: RoomsOccupied | None = None,
 ) -> dict[str, Any]:
     rng = random.Random(opts.seed * 1000 + n)
     t_start = time.monotonic() + 0.5
@@ -199,21 +199,22 @@ async def run_step(
     outcomes = await generators.run(target, plans, opts)
     seconds = time.monotonic() - t0
     resources = sampler.end()
-    settle = await _settle([p.room for p in plans], rooms_left)
+    settle = await _settle([p.room for p in plans], rooms_occupied)
     return step_summary(n, outcomes, opts, seconds=seconds, settle_s=settle, resources=resources)
 
 
 async def _settle(
-    rooms: list[str], rooms_left: RoomsLeft | None, within: float = 60.0
+    rooms: list[str], rooms_occupied: RoomsOccupied | None, within: float = 60.0
 ) -> float | None:
-    """Seconds until every room of the step is gone (its agent job ended), or None when
-    that cannot be seen from here (then a short fixed pause)."""
+    """Seconds from the step's end until no room of the step has a participant left (the
+    agent jobs have gone, their slots are free), or None when that cannot be seen from
+    here (then a short fixed pause)."""
     t0 = time.monotonic()
-    if rooms_left is None:
+    if rooms_occupied is None:
         await asyncio.sleep(3.0)
         return None
     while time.monotonic() - t0 < within:
-        if await rooms_left(rooms) == 0:
+        if await rooms_occupied(rooms) == 0:
             break
         await asyncio.sleep(0.5)
     return round(time.monotonic() - t0, 1)
@@ -266,7 +267,7 @@ async def run_ramp(
     sampler: ProcessSampler,
     *,
     progress: Progress,
-    rooms_left: RoomsLeft | None = None,
+    rooms_occupied: RoomsOccupied | None = None,
 ) -> dict[str, Any]:
     """Every step of `ramp` in turn (bounded by `opts.max_seconds`); `n_max` is the
     largest step that passed."""
@@ -281,7 +282,9 @@ async def run_ramp(
                 stopped = f"time limit {opts.max_seconds:g} s reached before step {n}"
                 break
             progress(f"load: step {n} session(s) x {opts.turns} turns ...")
-            step = await run_step(target, n, opts, sampler, generators, rooms_left=rooms_left)
+            step = await run_step(
+                target, n, opts, sampler, generators, rooms_occupied=rooms_occupied
+            )
             steps.append(step)
             progress("load: " + step_line(step))
     finally:

@@ -210,9 +210,16 @@ async def _load(setup: Setup, ramp: list[int], opts, sampler) -> dict:  # type: 
 
         async def rooms_occupied(rooms: list[str]) -> int:
             # a room LiveKit keeps for its departure timeout (20 s) after the agent left
-            # is empty: the job's slot is free
+            # is empty: the job's slot is free. (The room listing's num_participants does
+            # not count agents, so each room's participants are asked for.)
             listing = await lkapi.room.list_rooms(api.ListRoomsRequest(names=rooms))
-            return sum(1 for r in listing.rooms if r.num_participants > 0)
+            occupied = 0
+            for room in listing.rooms:
+                people = await lkapi.room.list_participants(
+                    api.ListParticipantsRequest(room=room.name)
+                )
+                occupied += bool(people.participants)
+            return occupied
 
     try:
         return await load_mode.run_ramp(

@@ -45,10 +45,11 @@ class SoakState:
     failures: list[str] = field(default_factory=list)
     memory: list[tuple[int, float]] = field(default_factory=list)
 
-    def judge(self, cycle: int, op: str, why: list[str]) -> None:
+    def judge(self, cycle: int, op: str, why: list[str], progress: Progress) -> None:
         self.judged += 1
         if why:
             self.failures.append(f"cycle {cycle} {op}: {'; '.join(why)}")
+            progress(f"soak: {self.failures[-1]}")
         else:
             self.ok += 1
 
@@ -80,7 +81,7 @@ async def run_soak(
                 break
             op = rng.choices(names, weights)[0]
             state.ops[op] += 1
-            await _operation(op, talker, rng, state, cycle)
+            await _operation(op, talker, rng, state, cycle, progress)
             done = cycle
             if cycle % MEMORY_EVERY == 0 or cycle == 1:
                 _sample_memory(agent_pid, cycle, state)
@@ -126,31 +127,35 @@ async def run_soak(
 
 
 async def _operation(
-    op: str, talker: Talker, rng: random.Random, state: SoakState, cycle: int
+    op: str, talker: Talker, rng: random.Random, state: SoakState, cycle: int, progress: Progress
 ) -> None:
     client = talker.client
+
+    def judge(why: list[str]) -> None:
+        state.judge(cycle, op, why, progress)
+
     if op in ("say", "barge_in"):
         turn = await talker.say(rng.choice(PHRASES), reply_end=op == "say")
-        state.judge(cycle, op, turn.failures)
+        judge(turn.failures)
     elif op == "cancel":
         turn = await talker.cancel(rng.choice(PHRASES), fraction=rng.uniform(0.2, 0.8))
-        state.judge(cycle, op, [*_refused(turn), *turn.failures])
+        judge([*_refused(turn), *turn.failures])
     elif op == "silence":
         turn = await talker.say("", lead_ms=0, tail_ms=rng.uniform(300, 1200))
-        state.judge(cycle, op, [*_refused(turn), *turn.failures])
+        judge([*_refused(turn), *turn.failures])
     elif op == "tap":
         turn = await talker.say("", lead_ms=0, tail_ms=rng.uniform(0, 80), judged=False)
-        state.judge(cycle, op, _refused(turn))
+        judge(_refused(turn))
     elif op == "rapid":
         outcomes = await talker.rapid(5, interval_ms=20)
-        state.judge(cycle, op, [f"{o.method}: {o.code}" for o in outcomes if not o.ok])
+        judge([f"{o.method}: {o.code}" for o in outcomes if not o.ok])
     elif op == "paused_refusal":
         why = []
         for method, want in (("pause", 0), ("start_turn", 4423), ("resume", 0)):
             outcome = await client.rpc(method)
             if outcome.code != want:
                 why.append(f"{method} answered {outcome.code} ({outcome.response}), wanted {want}")
-        state.judge(cycle, op, why)
+        judge(why)
     elif op == "wait":
         await asyncio.sleep(rng.uniform(0.2, 1.5))
 

@@ -102,7 +102,7 @@ async def run_scenario(
     except TargetError as e:
         result.failures.append(str(e))
     finally:
-        errors = _forwarded_errors(clients.values())
+        errors = forwarded_errors(clients.values())
         for client in clients.values():
             await client.aclose()
         if oracle is not None:
@@ -269,7 +269,7 @@ def _judge_turn(step: Step, sr: StepResult, turn: TurnResult) -> None:
         sr.failures.append(f"reply {turn.reply!r} does not contain {step.expect_reply!r}")
 
 
-def _forwarded_errors(clients: Any) -> list[str]:
+def forwarded_errors(clients: Any) -> list[str]:
     """ERROR+ records the agent forwarded on ptt.log (works against any deployment)."""
     seen: set[str] = set()
     out = []

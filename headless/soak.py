@@ -17,7 +17,7 @@ from stt_service.commands import PHRASES
 
 from .resources import MB, pss_bytes
 from .room import RoomClient
-from .runner import AGENT_TIMEOUT, room_name
+from .runner import AGENT_TIMEOUT, forwarded_errors, room_name
 from .target import Target
 from .turns import Talker, TurnResult
 
@@ -91,11 +91,7 @@ async def run_soak(
                 )
         _sample_memory(agent_pid, done, state)
         errors_attr = client.agent_attr("ptt.errors")
-        forwarded = [
-            f"{r.get('logger', '')}: {r.get('message', '')}"
-            for _, r in client.got.logs
-            if str(r.get("level", "")).upper() in ("ERROR", "CRITICAL")
-        ]
+        forwarded = forwarded_errors([client])
     finally:
         await client.aclose()
     bad = [*forwarded, *(oracle() if oracle else [])]

@@ -3,7 +3,6 @@ from the page), or straight into a LiveKit deployment with its URL, key and secr
 
 from __future__ import annotations
 
-import datetime
 import ipaddress
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -13,6 +12,7 @@ import httpx
 from livekit import api
 
 from server.rebuild import rebuild_agent
+from server.tokens import join_token
 
 
 class TargetError(RuntimeError):
@@ -145,18 +145,7 @@ class LiveKitTarget:
 
     async def grant(self, room: str, identity: str, agent: str | None = None) -> Grant:
         agent = agent or self.agent
-        grants = api.VideoGrants(
-            room_join=True, room=room, can_publish=True, can_subscribe=True, can_publish_data=True
-        )
-        config = api.RoomConfiguration(agents=[api.RoomAgentDispatch(agent_name=agent)])
-        token = (
-            api.AccessToken(self._key, self._secret)
-            .with_identity(identity)
-            .with_grants(grants)
-            .with_ttl(datetime.timedelta(hours=1))
-            .with_room_config(config)
-            .to_jwt()
-        )
+        token = join_token(self._key, self._secret, room=room, identity=identity, agent_name=agent)
         return Grant(self.url, token, room, identity, agent)
 
     async def rebuild(self, room: str, agent: str | None = None) -> dict[str, Any]:

@@ -12,6 +12,17 @@ TOKEN_TTL = datetime.timedelta(hours=1)
 
 
 def mint_token(settings: Settings, *, room: str, identity: str, agent_name: str) -> str:
+    """`join_token` with the console's configured LiveKit key and secret."""
+    return join_token(
+        settings.livekit_api_key,
+        settings.livekit_api_secret,
+        room=room,
+        identity=identity,
+        agent_name=agent_name,
+    )
+
+
+def join_token(api_key: str, api_secret: str, *, room: str, identity: str, agent_name: str) -> str:
     """A join token for `identity` in `room` that also dispatches an agent on join.
 
     The room configuration in the token makes LiveKit dispatch `agent_name` when the
@@ -27,7 +38,7 @@ def mint_token(settings: Settings, *, room: str, identity: str, agent_name: str)
     )
     room_config = api.RoomConfiguration(agents=[api.RoomAgentDispatch(agent_name=agent_name)])
     return (
-        api.AccessToken(settings.livekit_api_key, settings.livekit_api_secret)
+        api.AccessToken(api_key, api_secret)
         .with_identity(identity)
         .with_name(identity)
         .with_grants(grants)

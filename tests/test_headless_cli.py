@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -60,11 +59,19 @@ def test_load_and_soak_refuse_unbounded_or_incomplete_arguments(
 def test_pss_is_read_and_a_busy_childs_cpu_goes_to_its_own_role() -> None:
     assert (pss_bytes(os.getpid()) or 0) > 1_000_000
     assert pss_bytes(2**22 + 12345) is None
-    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    # burns one CPU second, says so, then waits to be killed (still there to be sampled)
+    burn = (
+        "import sys, time\nt = time.process_time()\nwhile time.process_time() - t < 1: pass\n"
+        "print('done', flush=True)\nsys.stdin.read()"
+    )
+    busy = subprocess.Popen(
+        [sys.executable, "-c", burn], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         sampler = ProcessSampler.for_generator({"busy": busy.pid})
         sampler.begin()
-        time.sleep(1.5)
+        assert busy.stdout is not None
+        assert busy.stdout.readline().strip() == "done"
         out = sampler.end()
         sampler.close()
     finally:

@@ -7,6 +7,14 @@ from dataclasses import dataclass
 
 from .stt_reset import STRATEGIES, ResetStrategy
 
+EXECUTORS = ("thread", "process")
+SESSIONS_PER_CPU = 12  # measured: see docs/capacity.md
+
+
+def default_max_sessions(cpus: int | None = None) -> int:
+    """Sessions one worker takes by default: SESSIONS_PER_CPU per CPU of this machine."""
+    return SESSIONS_PER_CPU * max(1, cpus if cpus is not None else (os.cpu_count() or 1))
+
 
 class ConfigError(ValueError):
     """A setting has a value the agent cannot use."""
@@ -22,6 +30,8 @@ class AgentConfig:
     preroll: float
     http_host: str
     http_port: int
+    max_sessions: int
+    executor: str
 
     @property
     def uses_cloud(self) -> bool:
@@ -41,8 +51,16 @@ def load(env: dict[str, str] | None = None) -> AgentConfig:
     try:
         preroll = int(env.get("PTT_PREROLL_MS", "500")) / 1000
         port = int(env.get("PTT_AGENT_HTTP_PORT", "0"))
+        max_sessions = int(env.get("PTT_AGENT_MAX_SESSIONS") or default_max_sessions())
     except ValueError as e:
-        raise ConfigError(f"PTT_PREROLL_MS and PTT_AGENT_HTTP_PORT must be integers: {e}") from e
+        raise ConfigError(
+            f"PTT_PREROLL_MS, PTT_AGENT_HTTP_PORT and PTT_AGENT_MAX_SESSIONS must be integers: {e}"
+        ) from e
+    if max_sessions < 1:
+        raise ConfigError(f"PTT_AGENT_MAX_SESSIONS={max_sessions}: use 1 or more")
+    executor = env.get("PTT_AGENT_EXECUTOR", "process")
+    if executor not in EXECUTORS:
+        raise ConfigError(f"PTT_AGENT_EXECUTOR={executor!r}: use one of {', '.join(EXECUTORS)}")
     return AgentConfig(
         agent_name=env.get("PTT_AGENT_NAME", "ptt-agent"),
         identity=env.get("PTT_AGENT_IDENTITY", "ptt-agent"),
@@ -52,4 +70,6 @@ def load(env: dict[str, str] | None = None) -> AgentConfig:
         preroll=preroll,
         http_host=env.get("PTT_AGENT_HTTP_HOST", "127.0.0.1"),
         http_port=port,
+        max_sessions=max_sessions,
+        executor=executor,
     )

@@ -17,7 +17,7 @@ from livekit import rtc
 logger = logging.getLogger("ptt-agent.lifecycle")
 
 TOPIC_CONTROL = "ptt.control"
-EMPTY_ROOM_GRACE = 5.0
+EMPTY_ROOM_GRACE = 1.0  # a slot is free within 2 s of the last person leaving
 
 
 def humans(room: rtc.Room) -> list[rtc.RemoteParticipant]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 import traceback
 from collections.abc import Awaitable, Callable
@@ -27,9 +28,19 @@ class RoomLogForwarder(logging.Handler):
     """A logging handler that queues records for a task that publishes them."""
 
     def __init__(
-        self, *, publish: Publish, set_attributes: SetAttributes, level: int = logging.WARNING
+        self,
+        *,
+        publish: Publish,
+        set_attributes: SetAttributes,
+        level: int = logging.WARNING,
+        job_id: str | None = None,
     ) -> None:
+        """`job_id`: forward only this job's records, for jobs sharing a process (thread
+        executor): those emitted on this job's event-loop thread (this one) or carrying
+        `job_id` in their extras. None: every record of the process."""
         super().__init__(level)
+        self._job_id = job_id
+        self._thread = threading.get_ident()
         self._publish = publish
         self._set_attributes = set_attributes
         self._loop = asyncio.get_running_loop()
@@ -41,6 +52,8 @@ class RoomLogForwarder(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if record.name == "livekit" or record.name.startswith("livekit.rtc"):
             return  # the transport we publish with: forwarding its records could loop
+        if not self._owns(record):
+            return
         message = record.getMessage()
         if record.exc_info and record.exc_info[1] is not None:
             # the page shows one line: the exception itself, not the traceback
@@ -56,6 +69,11 @@ class RoomLogForwarder(logging.Handler):
             self.errors += 1
             entry["errors"] = self.errors
         self._loop.call_soon_threadsafe(self._enqueue, entry)
+
+    def _owns(self, record: logging.LogRecord) -> bool:
+        if self._job_id is None:
+            return True
+        return record.thread == self._thread or getattr(record, "job_id", None) == self._job_id
 
     def _enqueue(self, entry: dict[str, Any]) -> None:
         try:

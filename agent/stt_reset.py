@@ -58,14 +58,14 @@ async def close_stream(stream: stt.RecognizeStream) -> None:
         logger.debug("closed STT stream had failed", extra={"error": repr(exc)})
 
 
-def _answer_empty_finalize(stream: stt.RecognizeStream) -> None:
+def _answer_empty_finalize(stream: stt.RecognizeStream) -> bool:
     """Deepgram answers Finalize with an empty final when its endpointing already
     finalized everything; the plugin drops empty results, so a manual commit would wait
     its whole transcript timeout. Turn that answer into an empty FINAL_TRANSCRIPT,
-    in order with the stream's other events."""
+    in order with the stream's other events. False for a plugin without that answer."""
     process = getattr(stream, "_process_stream_event", None)
     if not callable(process):
-        return  # another plugin: TurnStream's grace timer covers silent finals
+        return False  # another plugin: TurnStream's grace timer covers silent finals
 
     def _on_message(data: dict[str, Any]) -> None:
         process(data)
@@ -76,6 +76,7 @@ def _answer_empty_finalize(stream: stt.RecognizeStream) -> None:
             stream._event_ch.send_nowait(_empty_final())
 
     stream._process_stream_event = _on_message  # type: ignore[attr-defined]
+    return True
 
 
 def _empty_final() -> stt.SpeechEvent:
@@ -104,7 +105,9 @@ class _Inner:
             report(acquire_time, connection_reused)
 
         stream._report_connection_acquired = _on_acquired  # type: ignore[method-assign]
-        _answer_empty_finalize(stream)
+        # the STT's answer to Finalize comes after all audio sent before it is decoded;
+        # a wall-clock grace would commit "" for a turn the STT is still decoding
+        self.answers_finalize = _answer_empty_finalize(stream)
 
     @property
     def alive(self) -> bool:
@@ -266,7 +269,7 @@ class TurnStream(stt.RecognizeStream):
                     inner.stream.push_frame(frame)
                 self.preroll_seconds = sum(f.duration for f in preroll)
                 tasks.append(asyncio.create_task(self._report_ready(inner)))
-            tasks.append(asyncio.create_task(self._forward_input(inner.stream)))
+            tasks.append(asyncio.create_task(self._forward_input(inner)))
             await self._forward_events(inner.stream)
         finally:
             if self._empty_atask is not None:
@@ -282,19 +285,20 @@ class TurnStream(stt.RecognizeStream):
         assert inner.connected_at is not None
         self._owner._turn_ready(max(inner.connected_at, inner.created_at), self.preroll_seconds)
 
-    async def _forward_input(self, inner: stt.RecognizeStream) -> None:
+    async def _forward_input(self, inner: _Inner) -> None:
+        stream = inner.stream
         async for item in self._input_ch:
             if isinstance(item, rtc.AudioFrame):
                 if self._gate_open:
-                    inner.push_frame(item)
+                    stream.push_frame(item)
                 else:
                     self._owner._preroll.push(item)
             elif self._gate_open:
-                inner.flush()
+                stream.flush()
                 self._gate_open = False
-                if not self._heard:
+                if not self._heard and not inner.answers_finalize:
                     self._empty_atask = asyncio.create_task(self._answer_empty_turn())
-        inner.end_input()
+        stream.end_input()
 
     async def _forward_events(self, inner: stt.RecognizeStream) -> None:
         async for ev in inner:

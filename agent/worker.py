@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from typing import Any
@@ -12,6 +13,7 @@ from livekit.agents import (
     AgentServer,
     AgentSession,
     JobContext,
+    JobExecutorType,
     JobProcess,
     JobRequest,
     room_io,
@@ -20,15 +22,19 @@ from livekit.agents.utils import http_context
 from livekit.plugins import deepgram
 
 from . import config as agent_config
+from . import ffi_routes
 from .lifecycle import Lifecycle
 from .log_forward import ATTR_ERRORS, RoomLogForwarder
 from .ptt import ATTR_PAUSED, ATTR_TURN_OWNER, PttController, as_rpc_error
+from .room_output import use_paced_room_output
 from .session import ptt_session
 from .stt_reset import ResettableSTT
 
 logger = logging.getLogger("ptt-agent")
 
 ATTR_INSTANCE = "ptt.instance"  # the job id: changes when the agent is rebuilt
+STT_SAMPLE_RATE = 16000  # what the STT is sent; the room's audio arrives at this rate
+OUTPUT_SAMPLE_RATE = 24000  # a multiple of 100 Hz (10 ms frames), as the paced source needs
 INSTRUCTIONS = "You are a push-to-talk test agent. Acknowledge what the user said."
 
 
@@ -60,8 +66,30 @@ def build_stt(cfg: agent_config.AgentConfig) -> ResettableSTT:
     kwargs: dict[str, Any] = {"api_key": cfg.deepgram_api_key, "interim_results": True}
     if cfg.stt_url is not None:
         kwargs["base_url"] = cfg.stt_url
-    inner = deepgram.STT(model="nova-3", language="en-US", **kwargs)
+    inner = deepgram.STT(model="nova-3", language="en-US", sample_rate=STT_SAMPLE_RATE, **kwargs)
     return ResettableSTT(inner=inner, strategy=cfg.reset_strategy, preroll=cfg.preroll)
+
+
+def room_options() -> room_io.RoomOptions:
+    """The room's audio as the STT wants it, with no per-frame Python work on the way.
+
+    - Input at the STT's own rate and mono: LiveKit's native audio stream resamples
+      (the framework's default, 24 kHz, added a Python resampler to 16 kHz per frame).
+    - No automatic gain control: the STT should hear what the user sent, and the
+      AGC pass cost ~26 % of a job's busy time under load (py-spy, 8 sessions).
+    - No pre-connect audio: the page and the headless client never send it.
+    - Output on a paced source (room_output.py): no silence sent between replies.
+    """
+    return room_io.RoomOptions(
+        close_on_disconnect=False,
+        audio_input=room_io.AudioInputOptions(
+            sample_rate=STT_SAMPLE_RATE,
+            num_channels=1,
+            auto_gain_control=False,
+            pre_connect_audio=False,
+        ),
+        audio_output=room_io.AudioOutputOptions(sample_rate=OUTPUT_SAMPLE_RATE, num_channels=1),
+    )
 
 
 def register_rpcs(room: rtc.Room, controller: PttController) -> None:
@@ -95,17 +123,22 @@ async def on_request(req: JobRequest) -> None:
 async def entrypoint(ctx: JobContext) -> None:
     """One job: an AgentSession with manual turns, driven by the PTT RPCs."""
     cfg = agent_config.load()
+    # in the job's process (the thread executor's jobs share it)
+    use_paced_room_output()
+    ffi_routes.install()
     stt = build_stt(cfg)
     session = ptt_session(stt)
     await session.start(
         agent=Agent(instructions=INSTRUCTIONS),
         room=ctx.room,
-        room_options=room_io.RoomOptions(close_on_disconnect=False),
+        room_options=room_options(),
     )
     link = _RoomLink(ctx.room, session)
     controller = PttController(session=session, stt=stt, room=link)
     register_rpcs(ctx.room, controller)
-    forwarder = RoomLogForwarder(publish=link.publish_text, set_attributes=link.set_attributes)
+    forwarder = RoomLogForwarder(
+        publish=link.publish_text, set_attributes=link.set_attributes, job_id=ctx.job.id
+    )
     logging.getLogger().addHandler(forwarder)
     await link.set_attributes(
         {ATTR_PAUSED: "0", ATTR_TURN_OWNER: "", ATTR_ERRORS: "0", ATTR_INSTANCE: ctx.job.id}
@@ -147,23 +180,30 @@ def prewarm(proc: JobProcess) -> None:
         build()
 
 
-MAX_JOBS = 16
-
-
-def _job_load(server: AgentServer) -> float:
-    return len(server.active_jobs) / MAX_JOBS
+def job_load(server: AgentServer, max_sessions: int) -> float:
+    """The worker's load as LiveKit reads it: the share of its sessions in use. The
+    embedded server assigns a job while load < its `agents.target_load` (stack/livekit.py
+    sets it to 1.0), so exactly `max_sessions` jobs fit, never fewer."""
+    return min(1.0, len(server.active_jobs) / max_sessions)
 
 
 def create_server(cfg: agent_config.AgentConfig) -> AgentServer:
-    """The worker: registers under `cfg.agent_name` for explicit dispatch only."""
+    """The worker: registers under `cfg.agent_name` for explicit dispatch only, and takes
+    up to `cfg.max_sessions` jobs, each in a process of its own (`process`, the default)
+    or a thread of this one (`thread`: half the memory per session, but the pinned rtc
+    SDK hands each FFI callback to every room of the process, and RPC round trips grew
+    to seconds at 8 sessions; docs/capacity.md)."""
+    executor = JobExecutorType.THREAD if cfg.executor == "thread" else JobExecutorType.PROCESS
     server = AgentServer(
         host=cfg.http_host,
         port=cfg.http_port,
-        num_idle_processes=1,
+        job_executor_type=executor,
+        # warm executors: the next jobs of a burst start at once (more only cost memory)
+        num_idle_processes=2,
         setup_fnc=prewarm,
         drain_timeout=5,
         # capacity by job count, not CPU: a busy test machine must still get its agent
-        load_fnc=_job_load,
+        load_fnc=functools.partial(job_load, max_sessions=cfg.max_sessions),
         load_threshold=1.0,
     )
     server.rtc_session(entrypoint, agent_name=cfg.agent_name, on_request=on_request)

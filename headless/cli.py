@@ -60,6 +60,9 @@ def parser() -> argparse.ArgumentParser:
     ld.add_argument("--expect-n-max", type=int, help="exit 1 when n_max is below this")
     ld.add_argument("--max-seconds", type=float, default=1800.0)
     ld.add_argument("--per-process", type=int, default=4, help="sessions per generator process")
+    ld.add_argument(
+        "--idle-s", type=float, default=8.0, help="quiet window before talking, s (0: none)"
+    )
     ld.add_argument("--json", type=Path, default=RESULTS / "load.json")
     ld.add_argument("--plot", type=Path, default=RESULTS / "load.png")
     sk = sub.add_parser("soak", help="random PTT operations, then the log oracle")
@@ -186,6 +189,7 @@ def cmd_load(args: argparse.Namespace) -> int:
         thresholds=load_mode.Thresholds(p95_release_to_transcript_ms=args.p95_limit),
         max_seconds=args.max_seconds,
         per_process=args.per_process,
+        idle_s=args.idle_s,
     )
     with target_for(args) as setup:
         sampler = ProcessSampler.for_generator(_roles(setup.stack))
@@ -195,6 +199,7 @@ def cmd_load(args: argparse.Namespace) -> int:
     report.write_json(args.json, result)
     plot.plot_load(result, args.plot)
     print(tables.load_table(result))
+    print(tables.cpu_table(result))
     print(f"reports: {args.json} {args.plot}")
     if args.expect_n_max is not None and result["n_max"] < args.expect_n_max:
         return 1

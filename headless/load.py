@@ -16,7 +16,7 @@ from typing import Any
 
 from stt_service.commands import PHRASES
 
-from .resources import ProcessSampler
+from .resources import ProcessSampler, cpu_pct_between
 from .room import RoomClient
 from .runner import room_name
 from .stats import summarize
@@ -69,6 +69,8 @@ class LoadOptions:
     thresholds: Thresholds = field(default_factory=Thresholds)
     max_seconds: float = 1800.0  # the whole run stops by itself after this
     per_process: int = 4  # sessions per generator process
+    idle_s: float = 8.0  # everyone connected and quiet this long before talking (0: none)
+    idle_lead_s: float = 6.0  # after the last join, before the quiet window: agents arrive
 
 
 @dataclass
@@ -86,6 +88,7 @@ class SessionPlan:
     phrases: list[str]
     start_at: float  # time.monotonic() (one clock for every process of this machine)
     seed: float
+    talk_at: float = 0.0  # the first press not before this (after the step's quiet window)
 
 
 async def run_session(target: Target, plan: SessionPlan, opts: LoadOptions) -> SessionOutcome:
@@ -102,6 +105,7 @@ async def run_session(target: Target, plan: SessionPlan, opts: LoadOptions) -> S
         if not out.got_agent:
             return out
         out.agent_wait_ms = round((time.monotonic() - t0) * 1000, 1)
+        await asyncio.sleep(max(0.0, plan.talk_at - time.monotonic()))
         talker = Talker(client)
         for phrase in plan.phrases:
             out.turns.append(await talker.say(phrase))
@@ -185,22 +189,44 @@ async def run_step(
     rng = random.Random(opts.seed * 1000 + n)
     t_start = time.monotonic() + 0.5
     delays = sorted(rng.uniform(0, opts.stagger_s) for _ in range(n)) if n > 1 else [0.0]
+    quiet_from = t_start + max(delays) + opts.idle_lead_s
+    talk_at = quiet_from + opts.idle_s if opts.idle_s > 0 else 0.0
     plans = [
         SessionPlan(
             room=room_name("load", f"n{n}-s{i}"),
             phrases=[rng.choice(PHRASES) for _ in range(opts.turns)],
             start_at=t_start + delays[i],
             seed=rng.random(),
+            talk_at=talk_at,
         )
         for i in range(n)
     ]
-    sampler.begin()
+    quiet: dict[str, float] = {}
+
+    async def measure_quiet() -> None:
+        if opts.idle_s > 0:
+            await asyncio.sleep(max(0.0, quiet_from - time.monotonic()))
+            before, t_quiet = sampler.cpu_seconds(), time.monotonic()
+            await asyncio.sleep(max(0.0, talk_at - time.monotonic()))
+            wall = time.monotonic() - t_quiet
+            quiet.update(cpu_pct_between(before, sampler.cpu_seconds(), wall))
+        sampler.begin()  # the step's figures are those of its talking part
+
     t0 = time.monotonic()
-    outcomes = await generators.run(target, plans, opts)
+    quiet_task = asyncio.ensure_future(measure_quiet())
+    try:
+        outcomes = await generators.run(target, plans, opts)
+    finally:
+        if not quiet_task.done():
+            quiet_task.cancel()
+            sampler.begin()
     seconds = time.monotonic() - t0
     resources = sampler.end()
     settle = await _settle([p.room for p in plans], rooms_occupied)
-    return step_summary(n, outcomes, opts, seconds=seconds, settle_s=settle, resources=resources)
+    step = step_summary(n, outcomes, opts, seconds=seconds, settle_s=settle, resources=resources)
+    step["idle_cpu_pct_per_session"] = {role: round(v / n, 2) for role, v in quiet.items()}
+    step["idle_s"] = opts.idle_s
+    return step
 
 
 async def _settle(

@@ -121,6 +121,31 @@ class ProcessSampler:
         out["wall_s"] = round(wall, 2)
         return out
 
+    def cpu_seconds(self) -> dict[str, dict[tuple[int, float], float]]:
+        """Each role's processes now, (pid, start time) -> CPU seconds so far; the
+        generator's own threads of THREAD_ROLES under their roles, keyed (0, 0.0)."""
+        trees = {role: _tree(pid) for role, pid in self.roles.items()}
+        claimed = {p.pid for role, tree in trees.items() if role != GENERATOR for p, _ in tree}
+        out: dict[str, dict[tuple[int, float], float]] = {}
+        for role, tree in trees.items():
+            procs = out.setdefault(role, {})
+            for proc, _root in tree:
+                if role == GENERATOR and proc.pid in claimed:
+                    continue
+                try:
+                    t = proc.cpu_times()
+                    procs[(proc.pid, proc.create_time())] = t.user + t.system
+                except psutil.Error:
+                    continue
+        if GENERATOR in self.roles:
+            for role, cpu in _thread_cpu().items():
+                out.setdefault(role, {})[(0, 0.0)] = cpu
+                gen = out.get(GENERATOR, {})
+                own = (os.getpid(), psutil.Process().create_time())
+                if own in gen:
+                    gen[own] -= cpu
+        return out
+
     def close(self) -> None:
         self._stop.set()
         if self._thread is not None:
@@ -169,6 +194,21 @@ class ProcessSampler:
                 for role, cpu in _thread_cpu().items():
                     first_cpu = self._threads.get(role, (cpu, cpu))[0]
                     self._threads[role] = (first_cpu, cpu)
+
+
+def cpu_pct_between(
+    before: dict[str, dict[tuple[int, float], float]],
+    after: dict[str, dict[tuple[int, float], float]],
+    wall_s: float,
+) -> dict[str, float]:
+    """% of one core each role used between two `cpu_seconds` readings, counting the
+    processes alive at both (a quiet window has no processes coming or going)."""
+    out = {}
+    for role, procs in after.items():
+        first = before.get(role, {})
+        cpu = sum(max(0.0, c - first[k]) for k, c in procs.items() if k in first)
+        out[role] = round(100 * cpu / max(1e-6, wall_s), 2)
+    return out
 
 
 def _tree(pid: int) -> list[tuple[psutil.Process, bool]]:

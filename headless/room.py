@@ -15,6 +15,9 @@ from typing import Any
 import numpy as np
 from livekit import rtc
 
+from agent import ffi_routes
+from agent.paced_source import PacedAudioSource
+
 from .audio import LevelLog, window_levels
 from .speech import RATE
 from .target import Grant
@@ -35,6 +38,8 @@ logging.getLogger("livekit").addFilter(_LateRpcAnswers())
 FRAME_MS = 40  # microphone frames (the SDK sends 10 ms packets; fewer calls from Python)
 FRAME_SAMPLES = RATE * FRAME_MS // 1000
 MIC_QUEUE_MS = 100  # capture_frame then paces the microphone in real time
+# like a browser's muted microphone, nothing is sent between phrases (a queued
+# rtc.AudioSource would encode silence all session long: agent/paced_source.py)
 RPC_TIMEOUT = 10.0
 POLL_S = 0.05
 # the agent's audio arrives in 50 ms frames (fewer FFI events for many sessions), its
@@ -96,11 +101,12 @@ class RoomClient:
     """A participant with a microphone fed from PCM, connected to one room."""
 
     def __init__(self, grant: Grant) -> None:
+        ffi_routes.install()  # several sessions share a generator process
         self.grant = grant
         self.identity = grant.identity
         self.room = rtc.Room()
         self.got = Received()
-        self.source = rtc.AudioSource(RATE, 1, queue_size_ms=MIC_QUEUE_MS)
+        self.source = PacedAudioSource(RATE, 1, queue_size_ms=MIC_QUEUE_MS)
         self.mic: rtc.LocalAudioTrack | None = None
         self.mic_sid = ""
         self._changed = asyncio.Condition()
@@ -126,7 +132,10 @@ class RoomClient:
         for participant in room.remote_participants.values():
             for publication in participant.track_publications.values():
                 self._on_published(publication, participant)
-        self.mic = rtc.LocalAudioTrack.create_audio_track("microphone", self.source)
+        self.mic = rtc.LocalAudioTrack.create_audio_track(
+            "microphone",
+            self.source,  # type: ignore[arg-type]  # reads only its FFI handle
+        )
         options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
         pub = await room.local_participant.publish_track(self.mic, options)
         self.mic.mute()

@@ -17,7 +17,7 @@ def load_table(result: dict[str, Any]) -> str:
     head = (
         "| N | turns ok | no agent | rpc err | rel→text p50/p95/p99 ms | rel→audio p50/p95 ms "
         "| agent first audio p50/p95 ms | stack CPU % | generator CPU % | agent PSS MB "
-        "(job median) | settle s | pass |"
+        "(per session) | idle CPU %/session stack (gen) | settle s | pass |"
     )
     rows = [head, _rule(head)]
     for s in result["steps"]:
@@ -27,7 +27,11 @@ def load_table(result: dict[str, Any]) -> str:
         stack_cpu = sum(res.get(r, {}).get("cpu_pct", 0) for r in STACK_ROLES)
         gen = res.get("generator", {}).get("cpu_pct")
         agent = res.get("agent", {})
-        job = (agent.get("child_pss_peak_mb") or {}).get("median")
+        pss = agent.get("pss_peak_mb")
+        per = "-" if pss is None else f"{pss / s['sessions']:.1f}"
+        idle = s.get("idle_cpu_pct_per_session") or {}
+        idle_stack = sum(idle.get(r, 0) for r in STACK_ROLES)
+        idle_cell = f"{idle_stack:.2f} ({idle.get('generator', 0):.2f})" if idle else "-"
         cells = [
             s["sessions"],
             f"{s['turns_ok']}/{s['turns']}",
@@ -38,7 +42,8 @@ def load_table(result: dict[str, Any]) -> str:
             f"{_ms(af, 'p50')}/{_ms(af, 'p95')}",
             f"{stack_cpu:.0f}",
             "-" if gen is None else f"{gen:.0f}",
-            f"{agent.get('pss_peak_mb', '-')} ({'-' if job is None else job})",
+            f"{'-' if pss is None else pss} ({per})",
+            idle_cell,
             "-" if s["settle_s"] is None else s["settle_s"],
             "yes" if s["pass"] else "no",
         ]
@@ -52,6 +57,22 @@ def load_table(result: dict[str, Any]) -> str:
     for s in result["steps"]:
         if not s["pass"]:
             rows.append(f"  N={s['sessions']}: " + "; ".join(s["failed_because"]))
+    return "\n".join(rows)
+
+
+def cpu_table(result: dict[str, Any]) -> str:
+    """Each part's CPU per session (% of one core), talking and quiet: the budget."""
+    parts = ("generator", "livekit", "agent", "stt", "web")
+    head = "| N | " + " | ".join(f"{p} talk/idle" for p in parts) + " |"
+    rows = [head, _rule(head)]
+    for s in result["steps"]:
+        talk = s.get("cpu_pct_per_session") or {}
+        idle = s.get("idle_cpu_pct_per_session") or {}
+        cells = [str(s["sessions"])]
+        for p in parts:
+            t, i = talk.get(p), idle.get(p)
+            cells.append(f"{'-' if t is None else t}/{'-' if i is None else i}")
+        rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 

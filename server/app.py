@@ -7,6 +7,7 @@ import hmac
 import logging
 from collections.abc import AsyncIterator
 
+import aiohttp
 from livekit import api
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -17,7 +18,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from .config import Settings
-from .rebuild import dispatch_if_absent, rebuild_agent
+from .dispatch import AgentOutcome, ensure_agent
+from .rebuild import livekit_errors, rebuild_agent, require_room
 from .tokens import mint_token
 from .validation import ApiError, optional_name, read_json_object, require_name
 
@@ -65,7 +67,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         identity = require_name(data, "identity")
         agent = optional_name(data, "agent") or settings.agent_name
         jwt = mint_token(settings, room=room, identity=identity, agent_name=agent)
-        logger.info("token issued", extra={"room": room, "identity": identity, "agent": agent})
+        outcome = await agent_outcome(request.state.lkapi, room=room, agent_name=agent)
+        logger.info(
+            "token issued",
+            extra={"room": room, "identity": identity, "agent": agent, "dispatch": outcome.status},
+        )
         return JSONResponse(
             {
                 "url": settings.public_livekit_url,
@@ -73,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 "room": room,
                 "identity": identity,
                 "agent": agent,
+                "dispatch": outcome.to_json(),
             }
         )
 
@@ -91,13 +98,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     async def agent_dispatch(request: Request) -> Response:
         room, agent = await room_and_agent(request)
-        result = await dispatch_if_absent(request.state.lkapi, room=room, agent_name=agent)
+        lkapi = request.state.lkapi
+        with livekit_errors(room, "dispatch"):
+            await require_room(lkapi, room)
+            outcome = await ensure_agent(lkapi, room=room, agent_name=agent)
+        present = [agent] if outcome.status == "present" else []
         return JSONResponse(
             {
-                "present": result.present,
-                "coming": result.coming,
-                "dispatch_id": result.dispatch_id,
+                "present": present,
+                "coming": outcome.dispatch_id if outcome.status == "coming" else "",
+                "dispatch_id": outcome.dispatch_id if outcome.status != "coming" else "",
                 "agent": agent,
+                "dispatch": outcome.to_json(),
             }
         )
 
@@ -136,6 +148,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
             HTTPException: http_error_response,
         },
     )
+
+
+async def agent_outcome(lkapi: api.LiveKitAPI, *, room: str, agent_name: str) -> AgentOutcome:
+    """`ensure_agent`, or "unknown" when LiveKit cannot be asked: the token still
+    dispatches the agent when the join creates the room."""
+    try:
+        return await ensure_agent(lkapi, room=room, agent_name=agent_name)
+    except api.ServerError as e:
+        reason = f"LiveKit server error: {e.code}: {e.message}"
+    except (TimeoutError, aiohttp.ClientError, OSError) as e:
+        reason = f"LiveKit server unreachable: {e or type(e).__name__}"
+    logger.warning("agent dispatch not checked", extra={"room": room, "reason": reason})
+    return AgentOutcome(agent_name, "unknown", reason=reason)
 
 
 async def api_error_response(request: Request, exc: Exception) -> Response:

@@ -1,5 +1,5 @@
-"""Rebuild: remove the agent from a room and dispatch a fresh instance; and dispatch one
-into a room that has none (the page asks after rejoining a room, see agent-wait.js)."""
+"""Rebuild: remove the agent from a room and dispatch a fresh instance (dispatching into
+a room that has none, with its outcome, is dispatch.py)."""
 
 from __future__ import annotations
 
@@ -38,13 +38,6 @@ def is_agent(participant: api.ParticipantInfo, agent_name: str) -> bool:
     )
 
 
-@dataclass(frozen=True)
-class DispatchResult:
-    present: list[str]  # agents already in the room: nothing was dispatched
-    dispatch_id: str  # "" when nothing was dispatched
-    coming: str = ""  # the dispatch whose job is pending or running: nothing was dispatched
-
-
 async def rebuild_agent(lkapi: api.LiveKitAPI, *, room: str, agent_name: str) -> RebuildResult:
     """Remove every agent participant from `room`, then dispatch `agent_name` into it
     (also when no agent was there: that is how an agent gets into an existing room).
@@ -52,7 +45,7 @@ async def rebuild_agent(lkapi: api.LiveKitAPI, *, room: str, agent_name: str) ->
     Raises ApiError(404) when the room does not exist and ApiError(502) when the
     LiveKit server fails or cannot be reached.
     """
-    with _livekit_errors(room, "rebuild"):
+    with livekit_errors(room, "rebuild"):
         agents = await _agents_in(lkapi, room, agent_name)
         removed: list[str] = []
         still_there = await _ask_to_leave(lkapi, room, agents)
@@ -77,45 +70,24 @@ async def rebuild_agent(lkapi: api.LiveKitAPI, *, room: str, agent_name: str) ->
     return RebuildResult(removed=removed, dispatch_id=dispatch.id)
 
 
-async def dispatch_if_absent(
-    lkapi: api.LiveKitAPI, *, room: str, agent_name: str
-) -> DispatchResult:
-    """Dispatch `agent_name` into `room` unless an agent is already there.
-
-    A join token dispatches only when the join creates the room, and LiveKit drops that
-    dispatch when no worker is registered at that moment (e.g. a page rejoining faster
-    than the workers after a server restart). Errors as for `rebuild_agent`.
-    """
-    with _livekit_errors(room, "dispatch"):
-        agents = await _agents_in(lkapi, room, agent_name)
-        if agents:
-            return DispatchResult(present=agents, dispatch_id="")
-        # a job already assigned to a worker is an agent on its way: do not double it
-        for d in await lkapi.agent_dispatch.list_dispatch(room_name=room):
-            if d.agent_name == agent_name and any(j.state.status in _COMING for j in d.state.jobs):
-                return DispatchResult(present=[], dispatch_id="", coming=d.id)
-        dispatch = await lkapi.agent_dispatch.create_dispatch(
-            api.CreateAgentDispatchRequest(agent_name=agent_name, room=room)
-        )
-    logger.info(
-        "agent dispatched", extra={"room": room, "agent": agent_name, "dispatch_id": dispatch.id}
-    )
-    return DispatchResult(present=[], dispatch_id=dispatch.id)
-
-
-async def _agents_in(lkapi: api.LiveKitAPI, room: str, agent_name: str) -> list[str]:
-    """Identities of the agents in `room`; ApiError(404) when it does not exist."""
+async def require_room(lkapi: api.LiveKitAPI, room: str) -> None:
+    """ApiError(404) unless `room` exists."""
     # ListParticipants answers an empty list for an unknown room, and a dispatch would
     # create the room: ask for the room itself first
     rooms = await lkapi.room.list_rooms(api.ListRoomsRequest(names=[room]))
     if not any(r.name == room for r in rooms.rooms):
         raise ApiError(404, f"room '{room}' does not exist")
+
+
+async def _agents_in(lkapi: api.LiveKitAPI, room: str, agent_name: str) -> list[str]:
+    """Identities of the agents in `room`; ApiError(404) when it does not exist."""
+    await require_room(lkapi, room)
     listing = await lkapi.room.list_participants(api.ListParticipantsRequest(room=room))
     return [p.identity for p in listing.participants if is_agent(p, agent_name)]
 
 
 @contextlib.contextmanager
-def _livekit_errors(room: str, action: str) -> Iterator[None]:
+def livekit_errors(room: str, action: str) -> Iterator[None]:
     """LiveKit API failures as ApiError: 404 for a missing room, 502 otherwise."""
     try:
         yield

@@ -18,12 +18,22 @@ def binary_path(version: str = LIVEKIT_VERSION) -> Path:
     return cache_dir() / "livekit-server" / f"v{version}" / "livekit-server"
 
 
+# livekit-server bids a job to a worker only while the worker's reported load is under
+# `agents.target_load` (0.7 by default, a strict "<"). Our worker reports jobs/capacity,
+# so 1.0 lets it fill every slot it offers; a worker on livekit-agents' default CPU load
+# then gets its job on a busy developer machine unless the CPU is fully saturated.
+AGENT_TARGET_LOAD = 1.0
+
+
 def command(*, port: int, host: str = "127.0.0.1") -> list[str]:
     """A dev-mode server on `host`: signalling on `port`, RTC TCP on +1, UDP on +2."""
     binary = binary_path()
     if not binary.exists():
         raise FileNotFoundError(f"{binary} is missing: run `make setup` to build livekit-server")
-    config_body = f"port: {port}\nrtc:\n  tcp_port: {port + 1}\n  udp_port: {port + 2}\n"
+    config_body = (
+        f"port: {port}\nrtc:\n  tcp_port: {port + 1}\n  udp_port: {port + 2}\n"
+        f"agents:\n  target_load: {AGENT_TARGET_LOAD}\n"
+    )
     return [
         str(binary),
         "--dev",

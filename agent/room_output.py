@@ -1,0 +1,34 @@
+"""The agent's audio track on a PacedAudioSource: silent between replies.
+
+livekit-agents 1.8's room output (`_ParticipantAudioOutput`) builds its own
+`rtc.AudioSource(queue_size_ms=200)`, which keeps the published track Opus-encoding
+silence for the whole session (see paced_source.py), and RoomIO offers no hook for the
+source. `use_paced_room_output()` makes RoomIO build this subclass instead, which swaps
+the source before the track is published; everything else is the framework's output.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from livekit.agents.voice.room_io import _output, room_io
+
+from .paced_source import PacedAudioSource
+
+OUTPUT_QUEUE_MS = 200  # as the framework's own source
+
+
+class PacedParticipantAudioOutput(_output._ParticipantAudioOutput):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        native = self._audio_source
+        # never published: dispose its handle at once, which also ends its silence pump
+        native._ffi_handle.dispose()
+        self._audio_source = PacedAudioSource(  # type: ignore[assignment]
+            native.sample_rate, native.num_channels, queue_size_ms=OUTPUT_QUEUE_MS
+        )
+
+
+def use_paced_room_output() -> None:
+    """RoomIO (in this process) publishes the agent's audio on a PacedAudioSource."""
+    room_io._ParticipantAudioOutput = PacedParticipantAudioOutput  # type: ignore[misc]

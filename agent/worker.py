@@ -199,7 +199,7 @@ def create_server(cfg: agent_config.AgentConfig) -> AgentServer:
         port=cfg.http_port,
         job_executor_type=executor,
         # warm executors: the next jobs of a burst start at once (more only cost memory)
-        num_idle_processes=2,
+        num_idle_processes=min(2, cfg.max_sessions),
         setup_fnc=prewarm,
         drain_timeout=5,
         # capacity by job count, not CPU: a busy test machine must still get its agent

@@ -78,6 +78,7 @@ class SessionOutcome:
     room: str
     got_agent: bool = False
     agent_wait_ms: float | None = None
+    refused: str | None = None  # the console's reason when it could dispatch no agent
     turns: list[TurnResult] = field(default_factory=list)
     error: str | None = None
 
@@ -98,7 +99,11 @@ async def run_session(target: Target, plan: SessionPlan, opts: LoadOptions) -> S
     await asyncio.sleep(max(0.0, plan.start_at - time.monotonic()))
     client: RoomClient | None = None
     try:
-        client = RoomClient(await target.grant(plan.room, "load-user"))
+        grant = await target.grant(plan.room, "load-user")
+        if grant.dispatch and grant.dispatch.get("status") == "refused":
+            out.refused = str(grant.dispatch.get("reason") or "refused")
+            return out  # a clean refusal: nobody to talk to, said at once
+        client = RoomClient(grant)
         await client.connect()
         t0 = time.monotonic()
         out.got_agent = await client.wait_agent_ready(opts.agent_timeout)
@@ -266,6 +271,8 @@ def step_summary(
         "turns_done": len(turns),
         "turns_ok": sum(t.ok for t in turns),
         "no_agent": sum(not o.got_agent and o.error is None for o in outcomes),
+        "refused": sum(o.refused is not None for o in outcomes),
+        "refusal_reasons": sorted({o.refused for o in outcomes if o.refused}),
         "session_errors": [o.error for o in outcomes if o.error],
         "rpc_errors": rpc_errors,
         "agent_wait_ms": summarize(o.agent_wait_ms for o in outcomes),

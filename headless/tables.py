@@ -15,8 +15,8 @@ def _ms(summary: dict[str, Any], key: str) -> str:
 def load_table(result: dict[str, Any]) -> str:
     """One row per ramp step: correctness, latency percentiles, CPU and memory."""
     head = (
-        "| N | turns ok | no agent | rpc err | rel→text p50/p95/p99 ms | rel→audio p50/p95 ms "
-        "| agent first audio p50/p95 ms | stack CPU % | generator CPU % | agent PSS MB "
+        "| N | turns ok | no agent (refused) | rpc err | rel→text p50/p95/p99 ms "
+        "| rel→audio p50/p95 ms | agent first audio p50/p95 ms | stack CPU % | generator CPU % | agent PSS MB "
         "(per session) | idle CPU %/session stack (gen) | settle s | pass |"
     )
     rows = [head, _rule(head)]
@@ -35,7 +35,7 @@ def load_table(result: dict[str, Any]) -> str:
         cells = [
             s["sessions"],
             f"{s['turns_ok']}/{s['turns']}",
-            s["no_agent"],
+            f"{s['no_agent']} ({s.get('refused', 0)})",
             s["rpc_errors"],
             f"{_ms(rt, 'p50')}/{_ms(rt, 'p95')}/{_ms(rt, 'p99')}",
             f"{_ms(ra, 'p50')}/{_ms(ra, 'p95')}",

@@ -26,6 +26,7 @@ class Grant:
     room: str
     identity: str
     agent: str
+    dispatch: dict[str, Any] | None = None  # the console's dispatch outcome, when it said
 
 
 class Target(Protocol):
@@ -103,7 +104,14 @@ class ConsoleTarget:
         if agent or self.agent:
             body["agent"] = agent or self.agent
         data = await self._post("/api/token", body)
-        return Grant(data["url"], data["token"], data["room"], data["identity"], data["agent"])
+        return Grant(
+            data["url"],
+            data["token"],
+            data["room"],
+            data["identity"],
+            data["agent"],
+            data.get("dispatch"),
+        )
 
     async def rebuild(self, room: str, agent: str | None = None) -> dict[str, Any]:
         body = {"room": room}

@@ -24,12 +24,14 @@ from .rebuild import _COMING, is_agent
 
 logger = logging.getLogger("server")
 
-# livekit-server waits up to 3 s (its RPC timeout) for a worker to take a job; a job
-# assigned after we gave up would bring a second agent with the retry's
-CONFIRM_S = 3.5  # a job is assigned this soon after its dispatch, or it was refused
-RETRY_WITHIN_S = 8.0  # bounded: the token answer waits at most about this long
+# livekit-server waits up to 3 s (its RPC timeout) for a worker to take a job, and lists
+# the job late (5 s after the agent had joined, measured with a one-session worker), so
+# an agent in the room counts as assigned too; a job that came after we gave up would
+# bring a second agent with the retry's
+CONFIRM_S = 5.0  # a job is assigned (or its agent here) this soon, or it was refused
+RETRY_WITHIN_S = 11.0  # bounded: two attempts, the token answer waits at most this long
 RETRY_PAUSE_S = 0.5
-POLL_S = 0.1
+POLL_S = 0.15
 ROOM_EMPTY_TIMEOUT_S = 60  # a room nobody joins closes (and its agent's job ends)
 NO_CAPACITY = "no worker with capacity"
 NO_CAPACITY_HINT = (
@@ -83,7 +85,7 @@ async def ensure_agent(
         dispatch = await lkapi.agent_dispatch.create_dispatch(
             api.CreateAgentDispatchRequest(agent_name=agent_name, room=room)
         )
-        if await _job_assigned(lkapi, room, dispatch.id, confirm):
+        if await _job_assigned(lkapi, room, dispatch.id, agent_name, confirm):
             waited = round((time.monotonic() - t0) * 1000, 1)
             if attempts > 1:
                 logger.info(
@@ -117,12 +119,16 @@ async def _agent_present(lkapi: api.LiveKitAPI, room: str, agent_name: str) -> b
     return any(is_agent(p, agent_name) for p in listing.participants)
 
 
-async def _job_assigned(lkapi: api.LiveKitAPI, room: str, dispatch_id: str, within: float) -> bool:
+async def _job_assigned(
+    lkapi: api.LiveKitAPI, room: str, dispatch_id: str, agent_name: str, within: float
+) -> bool:
     deadline = time.monotonic() + within
     while True:
         for d in await lkapi.agent_dispatch.list_dispatch(room_name=room):
             if d.id == dispatch_id and d.state.jobs:
                 return True
+        if await _agent_present(lkapi, room, agent_name):
+            return True
         if time.monotonic() >= deadline:
             return False
         await asyncio.sleep(POLL_S)

@@ -40,7 +40,10 @@ export function createAgentWait({ state, update, log }) {
       const { room, agent } = joined;
       try {
         const result = await postJson('/api/agent/dispatch', { room, agent }, state.form.accessKey);
-        if (result.dispatch_id) {
+        if (result.dispatch?.status === 'refused') {
+          log('warn', `no agent after reconnecting to ${room}: ${agent} refused, ` +
+            `${result.dispatch.reason} (attempt ${n})`);
+        } else if (result.dispatch_id) {
           log('info', `no agent after reconnecting to ${room}: dispatched ${agent} (attempt ${n})`);
         }
       } catch (err) {

@@ -23,6 +23,10 @@ export function pauseUnavailableReason(state) {
 export function noAgentReason(state) {
   const name = state.joined?.agent;
   if (!name) return 'No agent in the room yet.';
+  const dispatch = state.joined.dispatch;
+  if (dispatch?.status === 'refused') {
+    return `No agent: ${name} was refused (${dispatch.reason}). ${dispatch.hint}`;
+  }
   if (!state.agentMissing) return `No agent in the room yet: waiting for ${name} to join…`;
   return (
     `No agent has joined after ${AGENT_WAIT_MS / 1000} s. Joining dispatches ${name} only ` +

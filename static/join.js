@@ -22,11 +22,15 @@ export function createJoin(app) {
     if (gen !== generation) return false;
     await session.connect({ url: grant.url, token: grant.token });
     if (gen !== generation) return false;
-    state.joined = { room: grant.room, identity: grant.identity, agent: grant.agent };
+    const dispatch = grant.dispatch ?? null; // {status, reason, hint}: the server's dispatch
+    state.joined = { room: grant.room, identity: grant.identity, agent: grant.agent, dispatch };
     state.connection = 'connected';
     state.rejoin = null;
     app.agentWait.check();
     log('info', joined);
+    if (dispatch?.status === 'refused') {
+      log('warn', `${grant.agent} could not be dispatched: ${dispatch.reason}. ${dispatch.hint}`);
+    }
     setStatus('info', `${joined[0].toUpperCase()}${joined.slice(1)}.`);
     try {
       await session.publishMicrophone(state.form.deviceId);

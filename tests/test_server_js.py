@@ -409,6 +409,9 @@ const pick = (s) => {
 console.log(JSON.stringify({
   waiting: pick(base),
   missing: pick({ ...base, agentMissing: true }),
+  refused: pick({ ...base, joined: { ...base.joined, dispatch: {
+    status: 'refused', reason: 'no worker with capacity',
+    hint: 'Raise PTT_AGENT_MAX_SESSIONS.' } } }),
   rejoining: pick({ ...base, connection: 'reconnecting', joined: null,
                     rejoin: { room: 'r', identity: 'me', agent: 'my-agent', attempt: 3 } }),
 }));
@@ -421,6 +424,11 @@ console.log(JSON.stringify({
     assert missing.startswith("No agent has joined after 10 s.")
     assert "Rebuild agent dispatches it now" in missing and "my-agent" in missing
     assert out["missing"]["rebuild"] is False
+    refused = out["refused"]
+    assert refused["reason"] == (
+        "No agent: my-agent was refused (no worker with capacity). Raise PTT_AGENT_MAX_SESSIONS."
+    )
+    assert refused["ptt"] is True and refused["rebuild"] is False
     rejoining = out["rejoining"]
     assert rejoining["reason"] == "Connection lost: rejoining r (attempt 3)…"
     assert rejoining["ptt"] is True and rejoining["disconnect"] is False

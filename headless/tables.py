@@ -16,8 +16,8 @@ def load_table(result: dict[str, Any]) -> str:
     """One row per ramp step: correctness, latency percentiles, CPU and memory."""
     head = (
         "| N | turns ok | no agent (refused) | rpc err | rel→text p50/p95/p99 ms "
-        "| rel→audio p50/p95 ms | agent first audio p50/p95 ms | stack CPU % | generator CPU % | agent PSS MB "
-        "(per session) | idle CPU %/session stack (gen) | settle s | pass |"
+        "| rel→audio p50/p95 ms | agent first audio p50/p95 ms | stack CPU % | generator CPU % "
+        "| agent PSS MB (per session) | idle CPU %/session stack (gen) | settle s | pass |"
     )
     rows = [head, _rule(head)]
     for s in result["steps"]:

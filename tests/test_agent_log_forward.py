@@ -84,3 +84,31 @@ async def test_records_of_the_transport_itself_are_not_forwarded() -> None:
     )
     assert [e["message"] for e in room.sent] == ["after"]
     assert room.attributes == {}
+
+
+async def test_a_job_sharing_its_process_forwards_only_its_own_records() -> None:
+    room = RecordingRoom()
+    handler = RoomLogForwarder(
+        publish=room.publish, set_attributes=room.set_attributes, job_id="AJ_mine"
+    )
+    logger = logging.getLogger("ptt-test.shared")
+    logger.addHandler(handler)
+    try:
+
+        def other_job_thread() -> None:
+            logger.warning("another job's warning")
+            logger.warning("mine, from a helper thread", extra={"job_id": "AJ_mine"})
+
+        await asyncio.to_thread(other_job_thread)
+        logger.warning("mine, on my loop")
+    finally:
+        logger.removeHandler(handler)
+    while len(room.sent) < 2:
+        room.changed.clear()
+        await asyncio.wait_for(room.changed.wait(), 5)
+    await asyncio.sleep(0.05)  # a third record, if one were forwarded, would be here now
+    await handler.aclose()
+    assert sorted(e["message"] for e in room.sent) == [
+        "mine, from a helper thread",
+        "mine, on my loop",
+    ]

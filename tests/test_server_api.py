@@ -47,6 +47,9 @@ def test_token_valid_request_returns_verifiable_token(client: TestClient) -> Non
     assert body["room"] == "ptt-test"
     assert body["identity"] == "user-ab12"
     assert "secret" not in r.text
+    # nothing listens at SETTINGS' LiveKit: the token still comes, the dispatch is unknown
+    assert body["dispatch"]["status"] == "unknown"
+    assert body["dispatch"]["reason"].startswith("LiveKit server unreachable")
 
     claims = api.TokenVerifier("devkey", "secret").verify(body["token"])
     assert claims.identity == "user-ab12"

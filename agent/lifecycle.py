@@ -3,6 +3,9 @@
 - `ptt.control` data from the server (not from a participant) with
   `{"action": "leave"}`: the rebuild endpoint asks the old instance to leave cleanly.
 - The last human participant left and nobody came back within a grace period.
+- Nobody came at all: the console dispatches the agent before the page joins, so a
+  token that is never used would otherwise hold the slot until the room's empty
+  timeout (60 s).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ logger = logging.getLogger("ptt-agent.lifecycle")
 
 TOPIC_CONTROL = "ptt.control"
 EMPTY_ROOM_GRACE = 1.0  # a slot is free within 2 s of the last person leaving
+JOIN_GRACE = 15.0  # from the agent's start, for the first person to join
 
 
 def humans(room: rtc.Room) -> list[rtc.RemoteParticipant]:
@@ -32,13 +36,21 @@ class Lifecycle:
     """Calls `leave(reason)` once when the server asks or the room stays empty."""
 
     def __init__(
-        self, room: rtc.Room, leave: Callable[[str], None], *, grace: float = EMPTY_ROOM_GRACE
+        self,
+        room: rtc.Room,
+        leave: Callable[[str], None],
+        *,
+        grace: float = EMPTY_ROOM_GRACE,
+        join_grace: float = JOIN_GRACE,
     ) -> None:
         self._room = room
         self._leave = leave
         self._grace = grace
         self._left = False
         self._empty_timer: asyncio.TimerHandle | None = None
+        if not humans(room):
+            loop = asyncio.get_running_loop()
+            self._empty_timer = loop.call_later(join_grace, self._on_still_empty)
         room.on("data_received", self._on_data)
         room.on("participant_disconnected", self._on_participant_change)
         room.on("participant_connected", self._on_participant_change)

@@ -195,6 +195,9 @@ class Console:
 
     # -- talking -----------------------------------------------------------------
     def press(self, *, hover: bool = True) -> None:
+        # the agent may be in the room before the page (the server dispatches it first):
+        # "listening" can show while the microphone is still being published
+        expect(self.el("ptt-button")).to_be_enabled()
         if hover:
             self.el("ptt-button").hover()
         self.page.mouse.down()

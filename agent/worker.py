@@ -23,7 +23,6 @@ from livekit.plugins import deepgram
 
 from . import config as agent_config
 from . import ffi_routes
-from .input_gate import InputGate
 from .lifecycle import Lifecycle
 from .log_forward import ATTR_ERRORS, RoomLogForwarder
 from .ptt import ATTR_PAUSED, ATTR_TURN_OWNER, PttController, as_rpc_error
@@ -149,26 +148,10 @@ async def entrypoint(ctx: JobContext) -> None:
     def _on_left(participant: rtc.RemoteParticipant) -> None:
         controller.participant_left(participant.identity)
 
-    gate = InputGate(
-        getattr(session._room_io, "_audio_input", None),
-        lambda: controller.turn_owner is not None,
-    )
-
     @ctx.room.on("track_muted")
-    def _on_muted(participant: rtc.Participant, pub: rtc.TrackPublication) -> None:
+    def _on_muted(participant: rtc.Participant, _pub: rtc.TrackPublication) -> None:
         if participant.identity == link.listening_to and controller.turn_owner is None:
             stt.mark_boundary()
-        gate.muted(participant, pub)
-
-    @ctx.room.on("track_subscribed")
-    def _on_subscribed(
-        _track: rtc.Track, pub: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
-    ) -> None:
-        gate.subscribed(pub, participant)
-
-    @ctx.room.on("track_unmuted")
-    def _on_unmuted(participant: rtc.Participant, pub: rtc.TrackPublication) -> None:
-        gate.unmuted(participant, pub)
 
     lifecycle = Lifecycle(ctx.room, ctx.shutdown)
 

@@ -123,9 +123,6 @@ async def on_request(req: JobRequest) -> None:
 async def entrypoint(ctx: JobContext) -> None:
     """One job: an AgentSession with manual turns, driven by the PTT RPCs."""
     cfg = agent_config.load()
-    # in the job's process (the thread executor's jobs share it)
-    use_paced_room_output()
-    ffi_routes.install()
     stt = build_stt(cfg)
     session = ptt_session(stt)
     await session.start(
@@ -174,10 +171,14 @@ def prewarm(proc: JobProcess) -> None:
     HTTP session's TLS context parses the whole CA bundle (the Deepgram plugin's first
     connection built it, blocking every job's loop for 0.1–0.8 s at its start). The
     context is cached per process (livekit-agents' http_context); an SDK without that
-    cache just builds it at the first connection, as before."""
+    cache just builds it at the first connection, as before. Also the process's room
+    audio set-up: the paced reply track and the narrowed FFI filters."""
     build = getattr(http_context, "_create_ssl_context", None)
     if callable(build):
         build()
+    # before any job of this process builds its room audio (thread-executor jobs share it)
+    use_paced_room_output()
+    ffi_routes.install()
 
 
 def job_load(server: AgentServer, max_sessions: int) -> float:

@@ -124,14 +124,10 @@ class ProcessSampler:
     def cpu_seconds(self) -> dict[str, dict[tuple[int, float], float]]:
         """Each role's processes now, (pid, start time) -> CPU seconds so far; the
         generator's own threads of THREAD_ROLES under their roles, keyed (0, 0.0)."""
-        trees = {role: _tree(pid) for role, pid in self.roles.items()}
-        claimed = {p.pid for role, tree in trees.items() if role != GENERATOR for p, _ in tree}
         out: dict[str, dict[tuple[int, float], float]] = {}
-        for role, tree in trees.items():
+        for role, tree in self._trees().items():
             procs = out.setdefault(role, {})
             for proc, _root in tree:
-                if role == GENERATOR and proc.pid in claimed:
-                    continue
                 try:
                     t = proc.cpu_times()
                     procs[(proc.pid, proc.create_time())] = t.user + t.system
@@ -145,6 +141,15 @@ class ProcessSampler:
                 if own in gen:
                     gen[own] -= cpu
         return out
+
+    def _trees(self) -> dict[str, list[tuple[psutil.Process, bool]]]:
+        """Each role's processes (root flagged); a local stack runs as the generator's
+        children, so the generator's tree leaves out what another role claims."""
+        trees = {role: _tree(pid) for role, pid in self.roles.items()}
+        claimed = {p.pid for role, tree in trees.items() if role != GENERATOR for p, _ in tree}
+        if GENERATOR in trees:
+            trees[GENERATOR] = [(p, root) for p, root in trees[GENERATOR] if p.pid not in claimed]
+        return trees
 
     def close(self) -> None:
         self._stop.set()
@@ -162,13 +167,9 @@ class ProcessSampler:
                 return
             self._samples += 1
             read_pss = first or self._samples % PSS_EVERY == 0
-            trees = {role: _tree(pid) for role, pid in self.roles.items()}
-            claimed = {p.pid for role, tree in trees.items() if role != GENERATOR for p, _ in tree}
-            for role, tree in trees.items():
+            for role, tree in self._trees().items():
                 total_pss = 0
                 for proc, root in tree:
-                    if role == GENERATOR and proc.pid in claimed:
-                        continue  # a local stack runs as the generator's children
                     try:
                         key = (proc.pid, proc.create_time())
                         t = proc.cpu_times()

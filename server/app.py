@@ -7,7 +7,6 @@ import hmac
 import logging
 from collections.abc import AsyncIterator
 
-import aiohttp
 from livekit import api
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -154,13 +153,10 @@ async def agent_outcome(lkapi: api.LiveKitAPI, *, room: str, agent_name: str) ->
     """`ensure_agent`, or "unknown" when LiveKit cannot be asked: the token still
     dispatches the agent when the join creates the room."""
     try:
-        return await ensure_agent(lkapi, room=room, agent_name=agent_name)
-    except api.ServerError as e:
-        reason = f"LiveKit server error: {e.code}: {e.message}"
-    except (TimeoutError, aiohttp.ClientError, OSError) as e:
-        reason = f"LiveKit server unreachable: {e or type(e).__name__}"
-    logger.warning("agent dispatch not checked", extra={"room": room, "reason": reason})
-    return AgentOutcome(agent_name, "unknown", reason=reason)
+        with livekit_errors(room, "dispatch"):
+            return await ensure_agent(lkapi, room=room, agent_name=agent_name)
+    except ApiError as e:
+        return AgentOutcome(agent_name, "unknown", reason=e.message)
 
 
 async def api_error_response(request: Request, exc: Exception) -> Response:

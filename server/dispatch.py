@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from livekit import api
 
-from .rebuild import _COMING, is_agent
+from .rebuild import agents_in
 
 logger = logging.getLogger("server")
 
@@ -42,6 +42,7 @@ NO_CAPACITY_HINT = (
     "that counts its sessions, or free the CPU."
 )
 
+_COMING = (api.JobStatus.JS_PENDING, api.JobStatus.JS_RUNNING)
 Status = Literal["assigned", "present", "coming", "refused", "unknown"]
 
 
@@ -74,7 +75,7 @@ async def ensure_agent(
     await lkapi.room.create_room(
         api.CreateRoomRequest(name=room, empty_timeout=ROOM_EMPTY_TIMEOUT_S)
     )
-    if await _agent_present(lkapi, room, agent_name):
+    if await agents_in(lkapi, room, agent_name):
         return AgentOutcome(agent_name, "present")
     for d in await lkapi.agent_dispatch.list_dispatch(room_name=room):
         if d.agent_name == agent_name and any(j.state.status in _COMING for j in d.state.jobs):
@@ -97,7 +98,7 @@ async def ensure_agent(
         if time.monotonic() - t0 + RETRY_PAUSE_S + confirm > within:
             break
         await asyncio.sleep(RETRY_PAUSE_S)
-        if await _agent_present(lkapi, room, agent_name):  # it came after all
+        if await agents_in(lkapi, room, agent_name):  # it came after all
             return AgentOutcome(agent_name, "present", attempts=attempts)
     waited = round((time.monotonic() - t0) * 1000, 1)
     logger.warning(
@@ -114,11 +115,6 @@ async def ensure_agent(
     )
 
 
-async def _agent_present(lkapi: api.LiveKitAPI, room: str, agent_name: str) -> bool:
-    listing = await lkapi.room.list_participants(api.ListParticipantsRequest(room=room))
-    return any(is_agent(p, agent_name) for p in listing.participants)
-
-
 async def _job_assigned(
     lkapi: api.LiveKitAPI, room: str, dispatch_id: str, agent_name: str, within: float
 ) -> bool:
@@ -127,7 +123,7 @@ async def _job_assigned(
         for d in await lkapi.agent_dispatch.list_dispatch(room_name=room):
             if d.id == dispatch_id and d.state.jobs:
                 return True
-        if await _agent_present(lkapi, room, agent_name):
+        if await agents_in(lkapi, room, agent_name):
             return True
         if time.monotonic() >= deadline:
             return False

@@ -20,7 +20,6 @@ logger = logging.getLogger("server")
 PTT_ATTRIBUTE = "push-to-talk"
 TOPIC_CONTROL = "ptt.control"  # the agent leaves cleanly on {"action": "leave"}
 LEAVE_TIMEOUT = 3.0
-_COMING = (api.JobStatus.JS_PENDING, api.JobStatus.JS_RUNNING)
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,8 @@ async def rebuild_agent(lkapi: api.LiveKitAPI, *, room: str, agent_name: str) ->
     LiveKit server fails or cannot be reached.
     """
     with livekit_errors(room, "rebuild"):
-        agents = await _agents_in(lkapi, room, agent_name)
+        await require_room(lkapi, room)
+        agents = await agents_in(lkapi, room, agent_name)
         removed: list[str] = []
         still_there = await _ask_to_leave(lkapi, room, agents)
         removed.extend(a for a in agents if a not in still_there)
@@ -79,9 +79,8 @@ async def require_room(lkapi: api.LiveKitAPI, room: str) -> None:
         raise ApiError(404, f"room '{room}' does not exist")
 
 
-async def _agents_in(lkapi: api.LiveKitAPI, room: str, agent_name: str) -> list[str]:
-    """Identities of the agents in `room`; ApiError(404) when it does not exist."""
-    await require_room(lkapi, room)
+async def agents_in(lkapi: api.LiveKitAPI, room: str, agent_name: str) -> list[str]:
+    """Identities of the agents in `room` (none for a room that does not exist)."""
     listing = await lkapi.room.list_participants(api.ListParticipantsRequest(room=room))
     return [p.identity for p in listing.participants if is_agent(p, agent_name)]
 

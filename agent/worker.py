@@ -123,6 +123,10 @@ async def on_request(req: JobRequest) -> None:
 async def entrypoint(ctx: JobContext) -> None:
     """One job: an AgentSession with manual turns, driven by the PTT RPCs."""
     cfg = agent_config.load()
+    # in the job's own process, before its room audio is built (measured: set up in
+    # prewarm instead, the idle reply track went back to sending silence)
+    use_paced_room_output()
+    ffi_routes.install()
     stt = build_stt(cfg)
     session = ptt_session(stt)
     await session.start(
@@ -171,14 +175,10 @@ def prewarm(proc: JobProcess) -> None:
     HTTP session's TLS context parses the whole CA bundle (the Deepgram plugin's first
     connection built it, blocking every job's loop for 0.1–0.8 s at its start). The
     context is cached per process (livekit-agents' http_context); an SDK without that
-    cache just builds it at the first connection, as before. Also the process's room
-    audio set-up: the paced reply track and the narrowed FFI filters."""
+    cache just builds it at the first connection, as before."""
     build = getattr(http_context, "_create_ssl_context", None)
     if callable(build):
         build()
-    # before any job of this process builds its room audio (thread-executor jobs share it)
-    use_paced_room_output()
-    ffi_routes.install()
 
 
 def job_load(server: AgentServer, max_sessions: int) -> float:

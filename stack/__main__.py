@@ -2,39 +2,83 @@
 
 from __future__ import annotations
 
+import select
 import signal
+import socket
 import sys
-import threading
 
-from .process import ChildFailed
+from .ports import PortTaken
+from .process import ChildFailed, StopRequested
 from .supervisor import Stack, StackConfig
+
+
+class Signals:
+    """SIGINT/SIGTERM counted without taking any lock.
+
+    The handler only adds one to an int. CPython runs it in the main thread between two
+    bytecodes, possibly inside a lock-holding call such as `Event.wait`, so anything that
+    locks (`Event.set`, `print`, logging) could deadlock there. The wake-up fd makes the
+    main loop's `select` return as soon as a signal arrives."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._rx, self._tx = socket.socketpair()
+        for end in (self._rx, self._tx):
+            end.setblocking(False)
+
+    def install(self) -> None:
+        signal.set_wakeup_fd(self._tx.fileno(), warn_on_full_buffer=False)
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+
+    def _on_signal(self, _signum: int, _frame: object) -> None:
+        self.count += 1
+
+    def requested(self) -> bool:
+        return self.count > 0
+
+    def hurry(self) -> bool:
+        """A second signal: stop without waiting for drains."""
+        return self.count > 1
+
+    def wait(self, timeout: float) -> bool:
+        """Sleep until a signal or `timeout`; True once a stop was requested."""
+        if not self.requested():
+            select.select([self._rx], [], [], timeout)
+            try:
+                while self._rx.recv(64):
+                    pass
+            except BlockingIOError:
+                pass
+        return self.requested()
 
 
 def main() -> int:
     config = StackConfig.from_env()
-    stack = Stack(config)
-    stop = threading.Event()
-
-    def _on_signal(signum: int, _frame: object) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
+    signals = Signals()
+    signals.install()
+    stack = Stack(config, stop_requested=signals.requested, hurry=signals.hurry)
     try:
         stack.start()
+    except PortTaken as e:
+        print(f"stack: {e}", file=sys.stderr)
+        return 1
+    except StopRequested:
+        print("stack: stopped while starting", flush=True)
+        return 0
     except ChildFailed as e:
         print(f"stack: {e}", file=sys.stderr)
         return 1
     print(f"\n  PTT console ready: {config.web_url}\n  (Ctrl-C stops everything)\n", flush=True)
     try:
-        while not stop.wait(0.5):
+        while not signals.wait(0.5):
             dead = [c.name for c in stack.children.values() if not c.running()]
             if dead:
                 print(f"stack: {', '.join(dead)} exited; stopping", file=sys.stderr)
                 return 1
         return 0
     finally:
-        print("stack: stopping", flush=True)
+        print("stack: stopping (Ctrl-C again to kill at once)", flush=True)
         stack.stop()
         print("stack: stopped", flush=True)
 

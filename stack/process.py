@@ -16,9 +16,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from .lifeline import Lifeline
+
 
 class ChildFailed(RuntimeError):
     """A child exited or never became healthy."""
+
+
+class StopRequested(Exception):
+    """A stop was asked for (a signal) while the stack was still starting."""
+
+
+def never() -> bool:
+    return False
 
 
 def http_ok(url: str) -> Callable[[], bool]:
@@ -46,8 +56,10 @@ class Child:
         log_dir: Path | None = None,
         echo: IO[str] | None = sys.stdout,
         ready_line: str | None = None,
+        lifeline: Lifeline | None = None,
     ) -> None:
         self.name = name
+        self._lifeline = lifeline
         self.argv = argv
         self.env = env
         self.log_path = log_dir / f"{name}.log" if log_dir else None
@@ -76,6 +88,8 @@ class Child:
             errors="replace",
             start_new_session=True,
         )
+        if self._lifeline:
+            self._lifeline.watch(self._proc.pid)
         self._pump = threading.Thread(target=self._pump_output, name=f"pump-{self.name}")
         self._pump.daemon = True
         self._pump.start()
@@ -104,10 +118,18 @@ class Child:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def wait_ready(self, probe: Callable[[], bool] | None, timeout: float) -> float:
-        """Block until `probe()` (or the ready line) says ready; returns seconds waited."""
+    def wait_ready(
+        self,
+        probe: Callable[[], bool] | None,
+        timeout: float,
+        stop_requested: Callable[[], bool] = never,
+    ) -> float:
+        """Block until `probe()` (or the ready line) says ready; returns seconds waited.
+        Raises StopRequested as soon as `stop_requested()` says so."""
         t0 = time.monotonic()
         while time.monotonic() - t0 < timeout:
+            if stop_requested():
+                raise StopRequested(f"stop requested while {self.name} was starting")
             if not self.running():
                 raise ChildFailed(f"{self.name} exited early:\n{''.join(self._tail)}")
             if (probe is None or probe()) and (self._ready_re is None or self._ready_seen.is_set()):
@@ -130,35 +152,47 @@ class Child:
                 )
 
     def stop(
-        self, timeout: float = 10.0, *, kill: bool = False, force_after: float | None = None
+        self,
+        timeout: float = 10.0,
+        *,
+        kill: bool = False,
+        force_after: float | None = None,
+        hurry: Callable[[], bool] = never,
     ) -> None:
         """SIGTERM the group, then SIGKILL what is left after `timeout`. With `kill`, SIGKILL
         at once (a crash, for chaos tests). With `force_after`, a second SIGTERM after that
         many seconds: livekit-server drains on the first signal, waiting up to our
-        `timeout` for participants to leave, and stops at once on the second."""
+        `timeout` for participants to leave, and stops at once on the second. Once
+        `hurry()` says so (a second Ctrl-C), SIGKILL without waiting any longer."""
         if self._proc is None:
             return
         pgid = self._proc.pid
-        if self._proc.poll() is None and not kill:
+        if self._proc.poll() is None and not kill and not hurry():
             # the leader only: it stops its own children in order (the agent worker
             # drains its jobs); the group is killed below only if something is left
             self._proc.send_signal(signal.SIGTERM)
-            if force_after is not None and not _exited(self._proc, force_after):
+            if force_after is not None and not _exited(self._proc, force_after, hurry):
                 self._proc.send_signal(signal.SIGTERM)
-            _exited(self._proc, timeout)
+            _exited(self._proc, timeout, hurry)
         # children of the child (job processes) share its group: make sure none survive
         _signal_group(pgid, signal.SIGKILL)
         self._proc.wait()
+        if self._lifeline:
+            self._lifeline.release(pgid)
         if self._pump:
             self._pump.join(timeout=2)
 
 
-def _exited(proc: subprocess.Popen[str], timeout: float) -> bool:
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        return False
-    return True
+def _exited(proc: subprocess.Popen[str], timeout: float, hurry: Callable[[], bool] = never) -> bool:
+    """Wait up to `timeout` for `proc` to exit, giving up early once `hurry()` is true."""
+    deadline = time.monotonic() + max(0.0, timeout)
+    while True:
+        try:
+            proc.wait(min(0.1, max(0.0, deadline - time.monotonic())))
+            return True
+        except subprocess.TimeoutExpired:
+            if hurry() or time.monotonic() >= deadline:
+                return False
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

@@ -5,16 +5,23 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from . import livekit
-from .process import Child, http_ok
+from .lifeline import Lifeline
+from .ports import Need, check_free
+from .process import Child, http_ok, never
 
 PY = sys.executable
 REGISTERED = "registered worker"  # an agent worker's ready line
 WORKERS = ("agent", "upstream")
+# How long `stop()` may take in all: each child gets what is left of it for its drain
+# (the agent worker's jobs, livekit-server's participants), then its group is SIGKILLed.
+DRAIN_S = 15.0
 
 
 def free_port(span: int = 1) -> int:
@@ -94,15 +101,44 @@ class StackConfig:
     def stt_url(self) -> str:
         return f"ws://127.0.0.1:{self.stt_port}/v1/listen"
 
+    def ports(self) -> list[Need]:
+        """Every port the stack will bind, with the variable that moves it."""
+        needs = [Need(self.web_port, "tcp", "the web server (PTT_PORT)")]
+        if self.livekit_url is None:
+            lk = self.livekit_port
+            needs += [
+                Need(lk, "tcp", "livekit-server signalling (PTT_LIVEKIT_PORT)"),
+                Need(lk + 1, "tcp", "livekit-server RTC over TCP (PTT_LIVEKIT_PORT + 1)"),
+                Need(lk + 2, "udp", "livekit-server RTC over UDP (PTT_LIVEKIT_PORT + 2)"),
+            ]
+        if not self.cloud_stt:
+            needs.append(Need(self.stt_port, "tcp", "the STT service (STT_PORT)"))
+        return needs
+
 
 class Stack:
-    """The supervisor: `start()` brings every part up in order, `stop()` ends them all."""
+    """The supervisor: `start()` brings every part up in order, `stop()` ends them all.
 
-    def __init__(self, config: StackConfig, *, echo: IO[str] | None = sys.stdout) -> None:
+    `stop_requested()` is polled while starting (a signal arrived: `start()` raises
+    StopRequested after stopping what it started) and `hurry()` while stopping (a second
+    signal: SIGKILL what is left at once). Both are plain reads, never a lock, so signal
+    handlers can feed them."""
+
+    def __init__(
+        self,
+        config: StackConfig,
+        *,
+        echo: IO[str] | None = sys.stdout,
+        stop_requested: Callable[[], bool] = never,
+        hurry: Callable[[], bool] = never,
+    ) -> None:
         self.config = config
         self._echo = echo
+        self._stop_requested = stop_requested
+        self._hurry = hurry
         self.children: dict[str, Child] = {}
         self.ready_seconds: dict[str, float] = {}
+        self._lifeline: Lifeline | None = None
 
     def _env(self) -> dict[str, str]:
         c = self.config
@@ -130,15 +166,22 @@ class Stack:
             log_dir=self.config.log_dir,
             echo=self._echo,
             ready_line=ready_line,
+            lifeline=self._lifeline,
         )
         self.children[name] = child
         child.start()
         return child
 
     def start(self) -> None:
+        """Check every port, then start each part and wait until it is healthy. Raises
+        PortTaken before starting anything, ChildFailed or StopRequested after stopping
+        what was started."""
         c = self.config
+        check_free(c.ports())
         if c.log_dir:
             c.log_dir.mkdir(parents=True, exist_ok=True)
+        if self._lifeline is None:
+            self._lifeline = Lifeline()
         try:
             if c.livekit_url is None:
                 lk = self._child("livekit", livekit.command(port=c.livekit_port))
@@ -159,7 +202,7 @@ class Stack:
             raise
 
     def _ready(self, child: Child, probe, timeout: float) -> None:  # type: ignore[no-untyped-def]
-        self.ready_seconds[child.name] = child.wait_ready(probe, timeout)
+        self.ready_seconds[child.name] = child.wait_ready(probe, timeout, self._stop_requested)
 
     def restart(self, name: str, *, kill: bool = False, timeout: float = 60) -> None:
         """Stop (or with `kill`, SIGKILL) and start one child: chaos tests. An operator's
@@ -177,6 +220,7 @@ class Stack:
             log_dir=self.config.log_dir,
             echo=self._echo,
             ready_line=child.ready_line,
+            lifeline=self._lifeline,
         )
         self.children[name] = fresh
         fresh.start()
@@ -190,10 +234,19 @@ class Stack:
             for worker, seen in workers.items():
                 self.children[worker].wait_ready_line(seen, timeout)
 
-    def stop(self) -> None:
-        """Stop children in reverse order; every process group is gone afterwards."""
-        for child in reversed(list(self.children.values())):
-            child.stop()
+    def stop(self, drain_s: float = DRAIN_S) -> None:
+        """Stop children in reverse order within `drain_s` in all; every process group is
+        gone afterwards, and the lifeline's reaper with them."""
+        deadline = time.monotonic() + drain_s
+        for name, child in reversed(list(self.children.items())):
+            left = max(0.0, deadline - time.monotonic())
+            # livekit-server waits for participants on the first SIGTERM (browsers may
+            # still be connected), and stops on the second
+            force_after = min(2.0, left) if name == "livekit" else None
+            child.stop(left, force_after=force_after, hurry=self._hurry)
+        if self._lifeline is not None:
+            self._lifeline.close()
+            self._lifeline = None
 
     def __enter__(self) -> Stack:
         self.start()

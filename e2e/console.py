@@ -25,8 +25,16 @@ class Console:
         return self.page.get_by_test_id(test_id)
 
     def open(
-        self, *, room: str, identity: str, agent: str | None = None, access_key: str | None = None
+        self,
+        *,
+        room: str,
+        identity: str,
+        agent: str | None = None,
+        access_key: str | None = None,
+        take_over: bool = False,
     ) -> None:
+        """Open the page and join. With `take_over`, `identity` is already in the room:
+        the first Connect is refused (409) and the second takes its place."""
         params = {"room": room, "identity": identity}
         if agent is not None:
             params["agent"] = agent  # dispatch this agent name instead of the default
@@ -36,6 +44,11 @@ class Console:
         self.page.goto(f"{self.base_url}/?{urlencode(params)}")
         if access_key is not None:  # typed, never put in the URL
             self.el("access-key-input").fill(access_key)
+            self.el("connect-button").click()
+        if take_over:
+            expect(self.el("status")).to_contain_text(
+                f"{identity} is already in {room} (another tab?). Connect again to take over."
+            )
             self.el("connect-button").click()
         state = self.el("connection-state")
         # joined, or refused: the page's status says why (e.g. a missing access key)

@@ -65,12 +65,14 @@ def ready_console(listening: OpenConsole) -> Console:
     return console
 
 
-def second_tab(console: Console, target: Target, *, identity: str) -> Console:
+def second_tab(
+    console: Console, target: Target, *, identity: str, take_over: bool = False
+) -> Console:
     """Another tab of the same browser (same fake microphone), joined to the same room."""
     page = console.page.context.new_page()
     other = Console(page, base_url=console.base_url, clip=console.clip)
     room = console.el("room-input").input_value()
-    other.open(room=room, identity=identity, access_key=target.access_key)
+    other.open(room=room, identity=identity, access_key=target.access_key, take_over=take_over)
     return other
 
 
@@ -124,12 +126,16 @@ def test_removed_participant_does_not_rejoin(
     expect(console.el("agent-state")).to_have_text("absent")
 
 
-def test_same_identity_in_another_tab_takes_over_without_a_loop(
+def test_same_identity_in_another_tab_takes_over_once_confirmed_without_a_loop(
     listening: OpenConsole, target: Target
 ) -> None:
     console = listening("door")
 
-    other = second_tab(console, target, identity="qa-user")
+    # the first Connect is refused (409) and leaves the first tab alone; the second takes over
+    other = second_tab(console, target, identity="qa-user", take_over=True)
+    expect(other.log_entries("already in room", "warn")).to_contain_text(
+        "press Connect again to take its place"
+    )
 
     expect(console.el("connection-state")).to_have_text("disconnected")
     expect(console.log_entries("(DUPLICATE_IDENTITY)", "warn")).to_contain_text(

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from livekit import api
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -18,9 +19,11 @@ from starlette.templating import Jinja2Templates
 
 from .config import Settings
 from .dispatch import AgentOutcome, ensure_agent
+from .guard import RequestGuard
+from .identities import check_identity
 from .rebuild import livekit_errors, rebuild_agent, require_room
 from .tokens import mint_token
-from .validation import ApiError, optional_name, read_json_object, require_name
+from .validation import ApiError, optional_bool, optional_name, read_json_object, require_name
 
 logger = logging.getLogger("server")
 
@@ -65,6 +68,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         room = require_name(data, "room")
         identity = require_name(data, "identity")
         agent = optional_name(data, "agent") or settings.agent_name
+        await check_identity(
+            request.state.lkapi,
+            room=room,
+            identity=identity,
+            agent_identity=settings.agent_identity,
+            agent_name=agent,
+            replace=optional_bool(data, "replace"),
+        )
         jwt = mint_token(settings, room=room, identity=identity, agent_name=agent)
         outcome = await agent_outcome(request.state.lkapi, room=room, agent_name=agent)
         logger.info(
@@ -139,9 +150,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
             name="vendor",
         ),
     ]
+    guard = Middleware(
+        RequestGuard,
+        bind_host=settings.host,
+        allowed_hosts=settings.allowed_hosts,
+        allowed_origins=settings.allowed_origins,
+    )
     return Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[guard],
         exception_handlers={
             ApiError: api_error_response,
             HTTPException: http_error_response,

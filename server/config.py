@@ -34,6 +34,11 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _names(value: str) -> tuple[str, ...]:
+    """A comma-separated list, blanks dropped."""
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the web server needs; see docs/console.md for the variables."""
@@ -43,9 +48,12 @@ class Settings:
     livekit_api_secret: str = "secret"
     public_livekit_url: str = ""  # empty: same as livekit_url
     agent_name: str = "ptt-agent"
+    agent_identity: str = "ptt-agent"  # the bundled agent's identity: reserved for it
     host: str = "127.0.0.1"
     port: int = 8000
     access_key: str | None = None
+    allowed_hosts: tuple[str, ...] = ()  # Host names served besides loopback and `host`
+    allowed_origins: tuple[str, ...] = ()  # cross-origin pages allowed to POST
     root: Path = PROJECT_ROOT
 
     def __post_init__(self) -> None:
@@ -79,9 +87,12 @@ class Settings:
             ),
             public_livekit_url=config("PTT_PUBLIC_LIVEKIT_URL", cast=str, default=""),
             agent_name=config("PTT_AGENT_NAME", cast=str, default=cls.agent_name),
+            agent_identity=config("PTT_AGENT_IDENTITY", cast=str, default=cls.agent_identity),
             host=config("PTT_HOST", cast=str, default=cls.host),
             port=port,
             access_key=config("PTT_ACCESS_KEY", cast=str, default="") or None,
+            allowed_hosts=_names(config("PTT_ALLOWED_HOSTS", cast=str, default="")),
+            allowed_origins=_names(config("PTT_ALLOWED_ORIGINS", cast=str, default="")),
         )
         settings.check()
         return settings
@@ -94,6 +105,7 @@ class Settings:
             ("LIVEKIT_API_SECRET", self.livekit_api_secret),
             ("PTT_PUBLIC_LIVEKIT_URL", self.public_livekit_url),
             ("PTT_AGENT_NAME", self.agent_name),
+            ("PTT_AGENT_IDENTITY", self.agent_identity),
             ("PTT_HOST", self.host),
         ):
             if not value.strip():

@@ -7,7 +7,8 @@ Rules (also in docs/console.md):
   `NAME_PATTERN`: an ASCII letter or digit, then letters, digits, `_`, `.` or `-`.
   Anything else gets 400 with a message naming the field;
 - `agent` is optional (absent or null: the configured agent name); when given it
-  follows the same rules.
+  follows the same rules;
+- `replace` (token only) is optional: absent, null or a boolean, else 400.
 """
 
 from __future__ import annotations
@@ -81,6 +82,16 @@ def optional_name(data: dict[str, Any], field: str) -> str | None:
     if data.get(field) is None:
         return None
     return require_name(data, field)
+
+
+def optional_bool(data: dict[str, Any], field: str) -> bool:
+    """`data[field]` as a boolean: absent or null is False, a non-boolean is 400."""
+    value = data.get(field)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ApiError(400, f"'{field}' must be true or false, got {_json_type_name(value)}")
+    return value
 
 
 def _json_type_name(value: object) -> str:

@@ -12,12 +12,16 @@ export function createJoin(app) {
   const { state, update, log, setStatus, session } = app;
   let generation = 0; // bumped on every connect/disconnect so late callbacks are ignored
   let rejoinTimer = null;
+  // {room, identity} the server said is taken (409): the next Connect to it takes over
+  let takeover = null;
 
   /** Token, connect, say `joined` (log and status), publish the muted mic. Throws when
    *  the token or the connection fails; a microphone failure is reported and leaves the
-   *  page connected. False when a newer connect or disconnect took over meanwhile. */
-  async function enter({ room, identity, agent }, gen, joined) {
-    const body = { room, identity, agent };
+   *  page connected. False when a newer connect or disconnect took over meanwhile.
+   *  With `replace`, the server lets this join take the place of a participant with the
+   *  same identity (another tab, or this page's own lost connection). */
+  async function enter({ room, identity, agent }, gen, joined, replace = false) {
+    const body = replace ? { room, identity, agent, replace } : { room, identity, agent };
     const grant = await postJson('/api/token', body, state.form.accessKey);
     if (gen !== generation) return false;
     await session.connect({ url: grant.url, token: grant.token });
@@ -60,16 +64,23 @@ export function createJoin(app) {
     state.busy.connect = true;
     state.connection = 'connecting';
     setStatus('info', `Connecting to ${room}…`);
+    const replace = takeover?.room === room && takeover?.identity === identity;
+    takeover = null;
     log('info', `connecting to room ${room} as ${identity} (agent ${agent})`);
     try {
-      if (!(await enter({ room, identity, agent }, gen, `connected to ${room} as ${identity}`))) {
-        return;
-      }
+      const joined = `connected to ${room} as ${identity}`;
+      if (!(await enter({ room, identity, agent }, gen, joined, replace))) return;
     } catch (err) {
       if (gen !== generation) return;
-      log('error', `connect failed: ${err.message}`);
       generation += 1;
       await teardown();
+      if (err.status === 409) {
+        takeover = { room, identity };
+        log('warn', `${err.message}: press Connect again to take its place`, { status: 409 });
+        setStatus('warn', `${identity} is already in ${room} (another tab?). Connect again to take over.`);
+        return;
+      }
+      log('error', `connect failed: ${err.message}`);
       setStatus('error', `Connect failed: ${err.message}`);
       return;
     } finally {
@@ -140,7 +151,8 @@ export function createJoin(app) {
     if (gen !== generation) return;
     log('info', `rejoin attempt ${n}: ${target.room} as ${target.identity}`, { attempt: n });
     try {
-      if (!(await enter(target, gen, `rejoined ${target.room} (attempt ${n})`))) return;
+      // in place of this page's own lost participant, which LiveKit may still list
+      if (!(await enter(target, gen, `rejoined ${target.room} (attempt ${n})`, true))) return;
       app.agentWait.reconnected();
       await app.refreshDevices();
     } catch (err) {

@@ -11,6 +11,9 @@ from starlette.testclient import TestClient
 from server.app import create_app
 from server.config import Settings
 
+# the console serves loopback Host names only (server/guard.py)
+LOCAL = "http://127.0.0.1:8000"
+
 pytestmark = [
     pytest.mark.unit,
     # the dev secret "secret" is short on purpose (livekit-server --dev)
@@ -28,14 +31,14 @@ SETTINGS = Settings(
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-    with TestClient(create_app(SETTINGS)) as c:
+    with TestClient(create_app(SETTINGS), base_url=LOCAL) as c:
         yield c
 
 
 @pytest.fixture
 def keyed_client() -> Iterator[TestClient]:
     settings = Settings(**{**SETTINGS.__dict__, "access_key": "s3cret-key"})
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), base_url=LOCAL) as c:
         yield c
 
 
@@ -183,7 +186,7 @@ def test_token_oversized_chunked_body_is_413(client: TestClient) -> None:
             yield b"x" * 1000
         yield b'"}'
 
-    r = client.post("/api/token", content=chunks())
+    r = client.post("/api/token", content=chunks(), headers={"Content-Type": "application/json"})
     assert r.status_code == 413
 
 
@@ -246,7 +249,7 @@ def test_rebuild_bad_input(
 @pytest.mark.parametrize("extra", [{}, {"agent": "other-agent"}])
 def test_rebuild_livekit_unreachable_is_502(path: str, extra: dict) -> None:
     settings = Settings(**{**SETTINGS.__dict__, "livekit_url": "http://127.0.0.1:9"})
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url=LOCAL) as client:
         r = client.post(path, json={"room": "r1", **extra})
     assert r.status_code == 502
     assert "unreachable" in r.json()["error"]

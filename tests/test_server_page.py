@@ -12,6 +12,9 @@ from starlette.testclient import TestClient
 from server.app import create_app
 from server.config import PROJECT_ROOT, Settings
 
+# the console serves loopback Host names only (server/guard.py)
+LOCAL = "http://127.0.0.1:8000"
+
 pytestmark = pytest.mark.unit
 
 TESTIDS = [
@@ -74,7 +77,7 @@ MODULES = [
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-    with TestClient(create_app(Settings())) as c:
+    with TestClient(create_app(Settings()), base_url=LOCAL) as c:
         yield c
 
 
@@ -120,7 +123,7 @@ def test_page_passes_agent_name_and_no_secret(client: TestClient) -> None:
 
 
 def test_page_asks_for_access_key_when_required() -> None:
-    with TestClient(create_app(Settings(access_key="k"))) as client:
+    with TestClient(create_app(Settings(access_key="k")), base_url=LOCAL) as client:
         html = client.get("/").text
     assert 'data-access-key-required="true"' in html
     assert 'data-testid="access-key-input"' in html

@@ -15,6 +15,13 @@ Audio is gated per turn: a stream created while a turn is open forwards audio
 to the STT until its flush (end of turn); otherwise audio only feeds the
 pre-roll ring, which the next turn's stream replays first so the words spoken
 between press and `start_turn` are not lost.
+
+No turn is lost when the STT connection dies. Inner streams run with the plugin's
+own retry off (it would reconnect with only the audio that comes later). A turn
+keeps the audio it fed the STT (pre-roll plus turn); when its inner stream fails
+before the STT answered the turn's flush, a fresh inner stream gets that audio
+again, from the end of the last final already received (word timestamps), then the
+flush if it had been sent. Fresh streams are tried for RECOVER_WITHIN seconds.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from livekit import rtc
-from livekit.agents import stt, utils
+from livekit.agents import APIError, stt, utils
 from livekit.agents.language import LanguageCode
 from livekit.agents.types import (
     DEFAULT_API_CONNECT_OPTIONS,
@@ -48,6 +55,8 @@ _SPEECH_EVENTS = (
     stt.SpeechEventType.FINAL_TRANSCRIPT,
 )
 STRATEGIES: tuple[ResetStrategy, ...] = ("prewarm", "reconnect")
+RECOVER_WITHIN = 10.0  # seconds a stream keeps opening fresh inner streams after a failure
+_RECOVER_BACKOFF = (0.05, 0.1, 0.25, 0.5, 1.0)  # then 1 s between attempts
 
 
 async def close_stream(stream: stt.RecognizeStream) -> None:
@@ -58,11 +67,13 @@ async def close_stream(stream: stt.RecognizeStream) -> None:
         logger.debug("closed STT stream had failed", extra={"error": repr(exc)})
 
 
-def _answer_empty_finalize(stream: stt.RecognizeStream) -> bool:
+def _answer_empty_finalize(inner: _Inner) -> bool:
     """Deepgram answers Finalize with an empty final when its endpointing already
     finalized everything; the plugin drops empty results, so a manual commit would wait
     its whole transcript timeout. Turn that answer into an empty FINAL_TRANSCRIPT,
-    in order with the stream's other events. False for a plugin without that answer."""
+    in order with the stream's other events, and note on `inner` that the flush was
+    answered. False for a plugin without that answer."""
+    stream = inner.stream
     process = getattr(stream, "_process_stream_event", None)
     if not callable(process):
         return False  # another plugin: TurnStream's grace timer covers silent finals
@@ -71,6 +82,8 @@ def _answer_empty_finalize(stream: stt.RecognizeStream) -> bool:
         process(data)
         if data.get("type") != "Results" or not data.get("from_finalize"):
             return
+        if data.get("is_final"):
+            inner.flush_answered = True
         alternatives = data.get("channel", {}).get("alternatives") or [{}]
         if not str(alternatives[0].get("transcript", "")).strip():
             stream._event_ch.send_nowait(_empty_final())
@@ -93,7 +106,8 @@ class _Inner:
         self.stream = stream
         self.created_at = time.monotonic()
         self.connected_at: float | None = None
-        self.connected = asyncio.Event()
+        self.connected = asyncio.Event()  # also set, with connected_at None, when replaced
+        self.flush_answered = False  # a final answering Finalize came (Deepgram's protocol)
         report = stream._report_connection_acquired
 
         # The base class offers no "connected" signal; plugins call this hook once
@@ -107,7 +121,7 @@ class _Inner:
         stream._report_connection_acquired = _on_acquired  # type: ignore[method-assign]
         # the STT's answer to Finalize comes after all audio sent before it is decoded;
         # a wall-clock grace would commit "" for a turn the STT is still decoding
-        self.answers_finalize = _answer_empty_finalize(stream)
+        self.answers_finalize = _answer_empty_finalize(self)
 
     @property
     def alive(self) -> bool:
@@ -148,6 +162,8 @@ class ResettableSTT(stt.STT):
         self._conn_options = DEFAULT_API_CONNECT_OPTIONS
         self._closing = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.recoveries = 0
+        """How often a turn was replayed into a fresh inner stream (the STT failed)."""
         self.on_turn_ready: Callable[[float, float], None] | None = None
         """Called with the monotonic time a turn's stream could first send audio and the
         seconds of pre-roll audio replayed into it."""
@@ -215,7 +231,10 @@ class ResettableSTT(stt.STT):
 
     # -- used by TurnStream -------------------------------------------------
     def _open_inner(self) -> _Inner:
-        return _Inner(self._inner.stream(conn_options=self._conn_options))
+        # no retry inside the plugin: a reconnect there would go on with later audio
+        # only; TurnStream replays the turn into a fresh stream instead
+        options = dataclasses.replace(self._conn_options, max_retry=0)
+        return _Inner(self._inner.stream(conn_options=options))
 
     def _acquire(self) -> _Inner:
         if self._strategy == "reconnect" or self._closing:
@@ -239,19 +258,29 @@ class ResettableSTT(stt.STT):
 
 
 class TurnStream(stt.RecognizeStream):
-    """One STT stream of the session, backed by an inner stream of the wrapped STT."""
+    """One STT stream of the session, backed by an inner stream of the wrapped STT,
+    replaced (the turn's audio replayed) when it fails."""
 
     def __init__(
         self, *, stt: ResettableSTT, conn_options: APIConnectOptions, gate_open: bool
     ) -> None:
-        # retries belong to the inner stream; a failure here surfaces to the pipeline,
-        # which recreates the stream (and so takes a fresh inner one)
+        # retries are TurnStream's (a fresh inner stream with the turn replayed); a
+        # failure past RECOVER_WITHIN surfaces to the pipeline, which recreates the stream
         super().__init__(stt=stt, conn_options=dataclasses.replace(conn_options, max_retry=0))
         self._owner = stt
         self._gate_open = gate_open
         self._heard = False  # the STT reported speech or text during this turn
         self.preroll_seconds = 0.0
         self._empty_atask: asyncio.Task[None] | None = None
+        self._inner: _Inner | None = None
+        self._kept: list[rtc.AudioFrame] = []  # the turn's audio as fed to the STT
+        self._inner_base = 0.0  # seconds of kept audio before the inner stream's first frame
+        self._final_upto = 0.0  # seconds of kept audio covered by finals received
+        self._flushed = False  # the turn's end (flush) was sent
+        self._final_after_flush = False  # a final came after it (plugins without Finalize)
+        self._input_ended = False
+        self.recoveries = 0
+        """How often this stream's turn was replayed into a fresh inner stream."""
 
     @property
     def gate_open(self) -> bool:
@@ -259,18 +288,18 @@ class TurnStream(stt.RecognizeStream):
 
     async def _run(self) -> None:
         owner = self._owner
-        inner = owner._acquire()
+        self._inner = inner = owner._acquire()
         tasks: list[asyncio.Task[None]] = []
         try:
             if self._gate_open:
                 since = owner._turn_pressed_at - owner._preroll_window
                 preroll = owner._preroll.take(since)
                 for frame in preroll:
-                    inner.stream.push_frame(frame)
+                    self._send(frame)
                 self.preroll_seconds = sum(f.duration for f in preroll)
-                tasks.append(asyncio.create_task(self._report_ready(inner)))
-            tasks.append(asyncio.create_task(self._forward_input(inner)))
-            await self._forward_events(inner.stream)
+                tasks.append(asyncio.create_task(self._report_ready()))
+            tasks.append(asyncio.create_task(self._forward_input()))
+            await self._forward_all_events()
         finally:
             if self._empty_atask is not None:
                 tasks.append(self._empty_atask)
@@ -278,35 +307,125 @@ class TurnStream(stt.RecognizeStream):
             for task in tasks:
                 if not task.cancelled() and (exc := task.exception()) is not None:
                     logger.debug("turn stream task failed", extra={"error": repr(exc)})
-            await close_stream(inner.stream)
+            await close_stream(self._inner.stream if self._inner else inner.stream)
 
-    async def _report_ready(self, inner: _Inner) -> None:
-        await inner.connected.wait()
-        assert inner.connected_at is not None
+    def _send(self, frame: rtc.AudioFrame) -> None:
+        """Feed a frame of the open turn to the STT, and keep it for a replay."""
+        self._kept.append(frame)
+        self._to_inner(lambda stream: stream.push_frame(frame))
+
+    def _to_inner(self, action: Callable[[stt.RecognizeStream], None]) -> None:
+        """Apply `action` to the inner stream unless it has failed (a closed stream
+        refuses input): its replacement is given the kept audio instead."""
+        assert self._inner is not None
+        try:
+            action(self._inner.stream)
+        except RuntimeError:
+            if self._inner.alive:
+                raise
+
+    async def _report_ready(self) -> None:
+        while True:  # the stream the turn ends up on, if the first failed before connecting
+            inner = self._inner
+            assert inner is not None
+            await inner.connected.wait()
+            if inner.connected_at is not None:
+                break
         self._owner._turn_ready(max(inner.connected_at, inner.created_at), self.preroll_seconds)
 
-    async def _forward_input(self, inner: _Inner) -> None:
-        stream = inner.stream
+    async def _forward_input(self) -> None:
         async for item in self._input_ch:
+            assert self._inner is not None
             if isinstance(item, rtc.AudioFrame):
                 if self._gate_open:
-                    stream.push_frame(item)
+                    self._send(item)
                 else:
                     self._owner._preroll.push(item)
             elif self._gate_open:
-                stream.flush()
+                self._to_inner(lambda stream: stream.flush())
                 self._gate_open = False
-                if not self._heard and not inner.answers_finalize:
+                self._flushed = True
+                if not self._heard and not self._inner.answers_finalize:
                     self._empty_atask = asyncio.create_task(self._answer_empty_turn())
-        stream.end_input()
+        self._input_ended = True
+        self._to_inner(lambda stream: stream.end_input())
 
-    async def _forward_events(self, inner: stt.RecognizeStream) -> None:
-        async for ev in inner:
+    async def _forward_all_events(self) -> None:
+        """Forward the inner stream's events; on a retryable failure, go on with a fresh
+        inner stream (the turn replayed into it) for up to RECOVER_WITHIN seconds."""
+        failed_at: float | None = None
+        attempt = 0
+        while True:
+            inner = self._inner
+            assert inner is not None
+            try:
+                await self._forward_events(inner)
+                return
+            except APIError as e:
+                if not e.retryable:
+                    raise
+                now = time.monotonic()
+                if failed_at is None or inner.connected_at is not None:
+                    failed_at, attempt = now, 0  # a new outage, not the same one going on
+                if now - failed_at > RECOVER_WITHIN:
+                    raise
+                delay = _RECOVER_BACKOFF[min(attempt, len(_RECOVER_BACKOFF) - 1)]
+                attempt += 1
+                logger.warning(
+                    "STT stream failed: continuing on a fresh stream",
+                    extra={"error": str(e), "attempt": attempt, "retry_in": delay},
+                )
+                await asyncio.sleep(delay)
+                self._replace_inner()
+
+    def _replace_inner(self) -> None:
+        """A fresh inner stream in place of the failed one, given what it had not
+        answered yet: the turn's audio after the last final, then the flush."""
+        old = self._inner
+        assert old is not None
+        old.connected.set()  # wakes _report_ready; connected_at stays None if it never was
+        self._owner._close_in_background(old.stream)
+        self._inner = inner = self._owner._open_inner()
+        answered = old.flush_answered or self._final_after_flush
+        if self._kept and not answered:
+            offset, replay = 0.0, []
+            for frame in self._kept:
+                if offset + frame.duration > self._final_upto:
+                    replay.append(frame)
+                else:
+                    offset += frame.duration
+            self._inner_base = offset
+            for frame in replay:
+                inner.stream.push_frame(frame)
+            if self._flushed:
+                inner.stream.flush()
+            self.recoveries += 1
+            self._owner.recoveries += 1
+            logger.info(
+                "turn replayed into a fresh STT stream",
+                extra={
+                    "replayed_s": round(sum(f.duration for f in replay), 3),
+                    "flushed": self._flushed,
+                    "recoveries": self.recoveries,
+                },
+            )
+        if self._input_ended:
+            inner.stream.end_input()
+
+    async def _forward_events(self, inner: _Inner) -> None:
+        async for ev in inner.stream:
             if ev.type in _SPEECH_EVENTS and (
                 ev.type == stt.SpeechEventType.START_OF_SPEECH
                 or (ev.alternatives and ev.alternatives[0].text)
             ):
                 self._heard = True
+            if ev.type == stt.SpeechEventType.FINAL_TRANSCRIPT:
+                self._final_after_flush = self._final_after_flush or (
+                    self._flushed and not inner.answers_finalize
+                )
+                end = ev.alternatives[0].end_time if ev.alternatives else 0.0
+                if end > 0:  # word timestamps: this much of the turn needs no replay
+                    self._final_upto = max(self._final_upto, self._inner_base + end)
             self._event_ch.send_nowait(ev)
 
     async def _answer_empty_turn(self) -> None:

@@ -36,7 +36,11 @@ class Settings:
     api_key [STT_API_KEY]: when set, clients must send ``Authorization: Token <key>``,
     idle_timeout [STT_IDLE_TIMEOUT]: seconds without audio or a control message,
     max_frame_bytes [STT_MAX_FRAME_BYTES], workers [STT_WORKERS]: decoder processes
-    (0 decodes in a thread of the server process).
+    (0 decodes in a thread of the server process),
+    debug_hold_results_ms [STT_DEBUG_HOLD_RESULTS_MS]: a fault-injection knob for chaos
+    tests, off by default: every result of a stream is held back until its Finalize and
+    sent that many milliseconds after it (no interim results before the release), so a
+    test can kill the service between a turn's release and its final.
     """
 
     host: str = "127.0.0.1"
@@ -52,6 +56,7 @@ class Settings:
     vad_threshold_db: float = -45.0
     max_utterance_ms: int = 30000
     log_level: str = "INFO"
+    debug_hold_results_ms: int | None = None
 
     def __post_init__(self) -> None:
         if self.vocabulary not in VOCABULARIES:
@@ -70,6 +75,8 @@ class Settings:
             raise ConfigError("max frame size must be at least 1024 bytes")
         if self.workers < 0:
             raise ConfigError("workers must be 0 (in-process) or more")
+        if self.debug_hold_results_ms is not None and self.debug_hold_results_ms < 0:
+            raise ConfigError("STT_DEBUG_HOLD_RESULTS_MS must be 0 or more")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -87,6 +94,7 @@ class Settings:
                 max_frame_bytes=env("STT_MAX_FRAME_BYTES", cast=int, default=cls.max_frame_bytes),
                 workers=env("STT_WORKERS", cast=int, default=default_workers()),
                 log_level=env("STT_LOG_LEVEL", default=cls.log_level),
+                debug_hold_results_ms=env("STT_DEBUG_HOLD_RESULTS_MS", cast=int, default=None),
             )
         except ValueError as e:  # starlette's cast errors
             raise ConfigError(str(e)) from e

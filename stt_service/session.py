@@ -97,6 +97,9 @@ class Session:
         self._room = asyncio.Event()  # set when the backlog is under its limit
         self._room.set()
         self._process_atask: asyncio.Task[str] | None = None
+        self._held: list[Event] | None = (  # STT_DEBUG_HOLD_RESULTS_MS: results held back
+            [] if settings.debug_hold_results_ms is not None else None
+        )
 
     async def run(self, handle: StreamHandle) -> None:
         """Accept, serve, and always free the stream's recognizer."""
@@ -220,7 +223,7 @@ class Session:
                 if isinstance(item, bytes):
                     await self._send_events(await handle.push(item))
                 elif item is Control.FINALIZE:
-                    await self._send_events(await handle.finalize())
+                    await self._send_events(await handle.finalize(), finalize=True)
                 elif item is Control.CLOSE_STREAM:
                     events, _ = await handle.close()
                     await self._send_events(events)
@@ -244,7 +247,15 @@ class Session:
             model=self._model,
         )
 
-    async def _send_events(self, events: list[Event]) -> None:
+    async def _send_events(self, events: list[Event], *, finalize: bool = False) -> None:
+        if self._held is not None:  # fault injection: everything waits for the Finalize
+            self._held.extend(events)
+            if not finalize:
+                return
+            events, self._held = self._held, []
+            hold_ms = self._settings.debug_hold_results_ms or 0
+            logger.info("debug: holding results", extra={**self._log_extra, "hold_ms": hold_ms})
+            await asyncio.sleep(hold_ms / 1000)
         for event in events:
             if isinstance(event, TranscriptEvent):
                 msg = results_message(event, request_id=self._request_id, model=self._model)

@@ -1,0 +1,135 @@
+"""No turn is lost when the STT service dies (agent/stt_reset.py): the real service is
+SIGKILLed mid-turn or between the release and the final, and started again on its port;
+the committed transcript is still the phrase, spoken once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from agent.stt_reset import STRATEGIES
+from e2e.speech import synthesize
+from stack.process import Child, http_ok
+from stack.supervisor import free_port
+from tests.agent_harness import Harness
+from tests.test_agent_turns import ME, until
+
+pytestmark = [pytest.mark.unit, pytest.mark.slow]
+
+HOLD_MS = 1500  # the service holds every result until this long after the Finalize
+
+
+class KillableSTT:
+    """The real STT service on a fixed port, killed and started again by the test."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"ws://127.0.0.1:{self.port}/v1/listen"
+        self._child: Child | None = None
+
+    def start(self, hold_ms: int | None = None) -> None:
+        env = {**os.environ, "STT_PORT": str(self.port), "STT_HOST": "127.0.0.1"}
+        env.pop("STT_DEBUG_HOLD_RESULTS_MS", None)
+        if hold_ms is not None:
+            env["STT_DEBUG_HOLD_RESULTS_MS"] = str(hold_ms)
+        self._child = Child("stt", [sys.executable, "-m", "stt_service"], env=env, echo=None)
+        self._child.start()
+        self._child.wait_ready(http_ok(f"http://127.0.0.1:{self.port}/healthz"), 60)
+
+    def kill(self) -> None:
+        assert self._child is not None
+        self._child.stop(kill=True)
+
+    def restart(self, hold_ms: int | None = None) -> None:
+        self.kill()
+        self.start(hold_ms)
+
+    def stop(self) -> None:
+        if self._child is not None:
+            self._child.stop()
+
+
+@pytest.fixture
+def stt() -> Iterator[KillableSTT]:
+    service = KillableSTT()
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+@pytest.fixture(params=STRATEGIES)
+def strategy(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+async def commit(h: Harness, done: int) -> str:
+    await until(lambda: len(h.metrics()) > done, within=20)
+    return str(h.metrics()[done]["transcript"])
+
+
+async def test_stt_killed_between_release_and_final_keeps_the_transcript(
+    stt: KillableSTT, strategy: str
+) -> None:
+    stt.start(hold_ms=HOLD_MS)
+    async with Harness(stt.url, strategy) as h:  # type: ignore[arg-type]
+        await h.controller.start_turn(ME, "")
+        h.mic.say(synthesize("turn on the lights"))
+        await until(lambda: not h.mic.speaking)
+        await asyncio.sleep(0.2)
+        done = len(h.metrics())
+        await h.controller.end_turn(ME, "")
+        await asyncio.sleep(0.3)  # the Finalize went out; the results are held back
+        assert len(h.metrics()) == done, "committed before the STT answered"
+        await asyncio.to_thread(stt.restart)  # SIGKILL, then a fresh service, no hold
+        assert await commit(h, done) == "turn on the lights"
+        assert h.stt.recoveries >= 1
+        # and the next turn works as ever
+        done = len(h.metrics())
+        await h.controller.start_turn(ME, "")
+        h.mic.say(synthesize("open the door"))
+        await until(lambda: not h.mic.speaking)
+        await asyncio.sleep(0.2)
+        await h.controller.end_turn(ME, "")
+        assert await commit(h, done) == "open the door"
+
+
+async def test_stt_killed_mid_turn_keeps_every_word(stt: KillableSTT, strategy: str) -> None:
+    stt.start()
+    async with Harness(stt.url, strategy) as h:  # type: ignore[arg-type]
+        await h.controller.start_turn(ME, "")
+        h.mic.say(synthesize("close the door"))
+        await asyncio.sleep(0.4)  # mid-phrase
+        await asyncio.to_thread(stt.restart)
+        await until(lambda: not h.mic.speaking)
+        await asyncio.sleep(0.2)
+        done = len(h.metrics())
+        await h.controller.end_turn(ME, "")
+        assert await commit(h, done) == "close the door"
+        assert h.stt.recoveries >= 1
+
+
+async def test_words_finalized_before_the_crash_are_not_replayed(
+    stt: KillableSTT, strategy: str
+) -> None:
+    stt.start()
+    async with Harness(stt.url, strategy) as h:  # type: ignore[arg-type]
+        await h.controller.start_turn(ME, "")
+        pause = np.zeros(48000, dtype=np.int16)  # endpointing finalizes the first phrase
+        h.mic.say(np.concatenate([synthesize("turn on the lights"), pause]))
+        await until(lambda: not h.mic.speaking)
+        await until(lambda: bool(h.user_finals), within=10)
+        assert h.user_finals == ["turn on the lights"]
+        await asyncio.to_thread(stt.restart)
+        h.mic.say(synthesize("open the door"))
+        await until(lambda: not h.mic.speaking)
+        await asyncio.sleep(0.2)
+        done = len(h.metrics())
+        await h.controller.end_turn(ME, "")
+        assert await commit(h, done) == "turn on the lights open the door"
+        assert h.stt.recoveries >= 1

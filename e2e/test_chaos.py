@@ -35,8 +35,37 @@ def local_stack(target: Target, part: str) -> Stack:
     return target.stack
 
 
+HOLD = "STT_DEBUG_HOLD_RESULTS_MS"
+
+
 @pytest.mark.expected_agent_errors(STT_CONNECTION_LOST)
-def test_stt_killed_mid_turn_error_shown_agent_recovers_nothing_committed_lost(
+def test_stt_killed_after_release_before_the_final_keeps_the_transcript(
+    launch_console: LaunchConsole,
+    clips: dict[str, SpeechClip],
+    target: Target,
+    request: pytest.FixtureRequest,
+) -> None:
+    stack = local_stack(target, "stt")
+    # the service holds every result until 2 s after the Finalize: no interim, no final
+    stack.restart("stt", env={HOLD: "2000"})
+    try:
+        console = launch_console(clips["door"], room=room_of(request))
+        console.expect_agent_state("listening")
+        console.speak_turn(0)
+        # end_turn answered: the agent has flushed, the STT holds the final back
+        expect(console.rpc_entries("end_turn")).to_have_count(1)
+        expect(console.entries("user", final=None)).to_have_count(0)
+        stack.restart("stt", kill=True, env={HOLD: None})  # crash; back without the hold
+    finally:
+        if HOLD in stack.children["stt"].env:
+            stack.restart("stt", env={HOLD: None})
+    # the agent replayed the turn into a fresh stream: the phrase, and a reply to it
+    console.expect_user_final("open the door")
+    console.expect_agent_reply(1)
+
+
+@pytest.mark.expected_agent_errors(STT_CONNECTION_LOST)
+def test_stt_killed_mid_turn_error_shown_turn_replayed_nothing_committed_lost(
     launch_console: LaunchConsole,
     clips: dict[str, SpeechClip],
     target: Target,
@@ -50,10 +79,13 @@ def test_stt_killed_mid_turn_error_shown_agent_recovers_nothing_committed_lost(
     console.expect_agent_reply(1)
 
     console.speak_turn(1, during=lambda: stack.restart("stt", kill=True))
-    # the agent's ERROR record reaches the page: the event log and the error count
+    # the plugin's ERROR record reaches the page: the event log and the error count
     errors = console.log_entries("", level="error")
     expect(errors.filter(has_text="deepgram connection closed")).not_to_have_count(0)
     expect(console.el("agent-errors")).not_to_have_text("0")
+    # and the turn itself was replayed into a fresh stream: every word of it kept
+    console.expect_user_final("how many turns")
+    console.expect_agent_reply(2)
 
     console.speak_turn(1)
     console.expect_user_final("how many turns")

@@ -204,19 +204,33 @@ class Stack:
     def _ready(self, child: Child, probe, timeout: float) -> None:  # type: ignore[no-untyped-def]
         self.ready_seconds[child.name] = child.wait_ready(probe, timeout, self._stop_requested)
 
-    def restart(self, name: str, *, kill: bool = False, timeout: float = 60) -> None:
+    def restart(
+        self,
+        name: str,
+        *,
+        kill: bool = False,
+        timeout: float = 60,
+        env: dict[str, str | None] | None = None,
+    ) -> None:
         """Stop (or with `kill`, SIGKILL) and start one child: chaos tests. An operator's
-        restart: a second SIGTERM after 1 s ends any drain. After a LiveKit server restart,
-        also waits until every agent worker has registered again."""
+        restart: a second SIGTERM after 1 s ends any drain. `env` changes the child's
+        environment from now on (None removes a variable). After a LiveKit server
+        restart, also waits until every agent worker has registered again."""
         child = self.children[name]
         workers = {
             w: self.children[w].ready_lines for w in WORKERS if w in self.children and w != name
         }
         child.stop(kill=kill, force_after=1.0)
+        child_env = dict(child.env)
+        for key, value in (env or {}).items():
+            if value is None:
+                child_env.pop(key, None)
+            else:
+                child_env[key] = value
         fresh = Child(
             name,
             child.argv,
-            env=child.env,
+            env=child_env,
             log_dir=self.config.log_dir,
             echo=self._echo,
             ready_line=child.ready_line,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Callable
 
 from livekit import rtc
 
@@ -50,6 +51,8 @@ class PacedAudioSource:
         self._drained = asyncio.Event()  # set whenever the queue runs empty
         self._pump_atask: asyncio.Task[None] | None = None
         self._closing = False
+        self.on_playout_started: Callable[[float], None] | None = None
+        """Called with the monotonic instant the first frame after a silence is sent."""
 
     @property
     def sample_rate(self) -> int:
@@ -133,6 +136,8 @@ class PacedAudioSource:
             now = time.monotonic()
             if self._due < now:  # the track was idle: play from now
                 self._due = now
+                if self.on_playout_started is not None:
+                    self.on_playout_started(now)
             while self._chunks and self._due - now < LEAD_S:
                 chunk = self._chunks.popleft()
                 self._has_room.set()

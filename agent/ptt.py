@@ -75,10 +75,15 @@ class PttController:
         self._paused = False
         self._turn_count = 0
         self._awaiting_audio: TurnTimings | None = None
+        self._replying: TurnTimings | None = None  # the turn whose reply is under way
         self._pending_commit: asyncio.Future[str] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         stt.on_turn_ready = self._on_stt_ready
         session.on("agent_state_changed", self._on_agent_state)
+        for model in (session.llm, session.tts):  # their own events, any provider's
+            subscribe = getattr(model, "on", None)
+            if callable(subscribe):
+                subscribe("metrics_collected", self._on_metrics)
 
     @property
     def paused(self) -> bool:
@@ -250,7 +255,7 @@ class PttController:
         timings.transcript = fut.result()
         logger.info("turn transcript", extra=timings.to_dict())
         if timings.transcript.strip():
-            self._awaiting_audio = timings
+            self._awaiting_audio = self._replying = timings
         self._spawn(self._room.publish(TOPIC_METRICS, timings.to_dict()))
 
     def _on_agent_state(self, ev: Any) -> None:
@@ -259,6 +264,30 @@ class PttController:
             self._awaiting_audio = None
             timings.first_audio_at = time.monotonic()
             self._spawn(self._room.publish(TOPIC_METRICS, timings.to_dict()))
+        elif ev.old_state == "speaking" and self._replying is not None:
+            timings, self._replying = self._replying, None
+            if timings.first_audio_at is not None:  # its reply played out or was cut
+                timings.reply_done_at = time.monotonic()
+                self._spawn(self._room.publish(TOPIC_METRICS, timings.to_dict()))
+
+    def _on_metrics(self, m: Any) -> None:
+        """The LLM's and the TTS's metrics (a user's cloud models report the same): each
+        arrives when its step ended, with its duration and the time to its first output."""
+        timings = self._replying
+        if timings is None:
+            return
+        ttft, ttfb = getattr(m, "ttft", None), getattr(m, "ttfb", None)
+        start = time.monotonic() - float(getattr(m, "duration", 0.0) or 0.0)
+        if ttft is not None and ttft >= 0 and timings.reply_text_at is None:
+            timings.reply_text_at = start + ttft
+        elif ttfb is not None and ttfb >= 0 and timings.tts_first_chunk_at is None:
+            timings.tts_first_chunk_at = start + ttfb
+
+    def playout_started(self, at: float) -> None:
+        """The room's audio source handed its first frame after a silence to WebRTC."""
+        timings = self._replying
+        if timings is not None and timings.playout_at is None and timings.first_audio_at:
+            timings.playout_at = at
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)

@@ -29,6 +29,16 @@ class PacedParticipantAudioOutput(_output._ParticipantAudioOutput):
         )
 
 
+def paced_source_of(output: Any) -> PacedAudioSource | None:
+    """The paced source behind a session's audio output (the framework may wrap the
+    room's output, e.g. to synchronise transcripts: follow `next_in_chain`)."""
+    while output is not None:
+        if isinstance(output, PacedParticipantAudioOutput):
+            return output._audio_source  # type: ignore[return-value]
+        output = getattr(output, "next_in_chain", None)
+    return None
+
+
 def use_paced_room_output() -> None:
     """RoomIO (in this process) publishes the agent's audio on a PacedAudioSource."""
     room_io._ParticipantAudioOutput = PacedParticipantAudioOutput  # type: ignore[misc]

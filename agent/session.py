@@ -16,12 +16,16 @@ def ptt_session(speech_to_text: stt.STT) -> AgentSession[Any]:
     Closing the session does not wait for a final transcript: in PTT only `end_turn` asks
     for one. (The framework's default waits up to 2 s on every close, for a final that
     nothing requested, which delays each job's exit.)
+
+    No endpointing delay: the release ends the turn. The framework's default
+    (`min_delay` 0.5 s after the last speech it saw) applies in manual mode too, and was
+    most of the time between the committed transcript and the reply (docs/latency.md).
     """
     return AgentSession(
         stt=speech_to_text,
         llm=Responder(),
         tts=EspeakTTS(),
         vad=None,
-        turn_handling={"turn_detection": "manual"},
+        turn_handling={"turn_detection": "manual", "endpointing": {"min_delay": 0.0}},
         session_close_transcript_timeout=0.0,
     )

@@ -308,6 +308,7 @@ class TurnStream(stt.RecognizeStream):
                 if not task.cancelled() and (exc := task.exception()) is not None:
                     logger.debug("turn stream task failed", extra={"error": repr(exc)})
             await close_stream(self._inner.stream if self._inner else inner.stream)
+            self._kept = []  # the framework may hold on to ended streams: free the audio
 
     def _send(self, frame: rtc.AudioFrame) -> None:
         """Feed a frame of the open turn to the STT, and keep it for a replay."""
@@ -423,6 +424,8 @@ class TurnStream(stt.RecognizeStream):
                 self._final_after_flush = self._final_after_flush or (
                     self._flushed and not inner.answers_finalize
                 )
+                if inner.flush_answered or self._final_after_flush:
+                    self._kept = []  # answered: nothing left to replay
                 end = ev.alternatives[0].end_time if ev.alternatives else 0.0
                 if end > 0:  # word timestamps: this much of the turn needs no replay
                     self._final_upto = max(self._final_upto, self._inner_base + end)

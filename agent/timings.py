@@ -1,4 +1,17 @@
-"""Per-turn timings, published to the room on the `ptt.metrics` text topic."""
+"""Per-turn timings, published to the room on the `ptt.metrics` text topic.
+
+A turn's reply goes through these stages after the release, each an instant on the
+agent's monotonic clock and published as milliseconds after the release (`stages_ms`,
+null until reached; docs/agent-metrics.md):
+
+- `committed`: the turn's final transcript is committed (`release_to_final_ms`);
+- `reply_text`: the reply's first text (the LLM's first token, from its metrics);
+- `tts_first_chunk`: the TTS's first audio (its time to first byte, from its metrics);
+- `first_frame`: the first reply frame handed to the room's audio output (the agent
+  starts speaking; `release_to_first_audio_ms`);
+- `playout`: that frame handed to WebRTC by the paced source (the agent's last step);
+- `reply_done`: the reply has played out, or was interrupted.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +36,11 @@ class TurnTimings:
     stt_ready_at: float | None = None
     released_at: float | None = None
     final_at: float | None = None
-    first_audio_at: float | None = None
+    reply_text_at: float | None = None
+    tts_first_chunk_at: float | None = None
+    first_audio_at: float | None = None  # the first frame handed to the room's output
+    playout_at: float | None = None
+    reply_done_at: float | None = None
     transcript: str = ""
     cancelled: bool = False
     preroll_ms: float = 0.0
@@ -32,6 +49,18 @@ class TurnTimings:
     def record_rpc(self, method: str, started: float, ended: float) -> None:
         """How long the agent took to handle `method` (monotonic instants)."""
         self.rpc_ms[method] = _ms(started, ended) or 0.0
+
+    def stages_ms(self) -> dict[str, float | None]:
+        """Each stage of the reply in milliseconds after the release (None: not reached)."""
+        instants = {
+            "committed": self.final_at,
+            "reply_text": self.reply_text_at,
+            "tts_first_chunk": self.tts_first_chunk_at,
+            "first_frame": self.first_audio_at,
+            "playout": self.playout_at,
+            "reply_done": self.reply_done_at,
+        }
+        return {name: _ms(self.released_at, at) for name, at in instants.items()}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -43,6 +72,7 @@ class TurnTimings:
             "press_to_stt_ready_ms": _ms(self.pressed_at, self.stt_ready_at),
             "release_to_final_ms": _ms(self.released_at, self.final_at),
             "release_to_first_audio_ms": _ms(self.released_at, self.first_audio_at),
+            "stages_ms": self.stages_ms(),
             "preroll_ms": self.preroll_ms,
             "rpc_ms": dict(self.rpc_ms),
         }

@@ -26,7 +26,7 @@ from . import ffi_routes
 from .lifecycle import Lifecycle
 from .log_forward import ATTR_ERRORS, RoomLogForwarder
 from .ptt import ATTR_PAUSED, ATTR_TURN_OWNER, PttController, as_rpc_error
-from .room_output import use_paced_room_output
+from .room_output import paced_source_of, use_paced_room_output
 from .session import ptt_session
 from .stt_reset import ResettableSTT
 
@@ -136,6 +136,9 @@ async def entrypoint(ctx: JobContext) -> None:
     )
     link = _RoomLink(ctx.room, session)
     controller = PttController(session=session, stt=stt, room=link)
+    source = paced_source_of(session.output.audio)
+    if source is not None:
+        source.on_playout_started = controller.playout_started
     register_rpcs(ctx.room, controller)
     forwarder = RoomLogForwarder(
         publish=link.publish_text, set_attributes=link.set_attributes, job_id=ctx.job.id

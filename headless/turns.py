@@ -17,7 +17,12 @@ COMMIT_TIMEOUT = 8.0  # the agent's transcript timeout (3 s) and a margin
 REPLY_TIMEOUT = 10.0  # release -> first audible reply
 REPLY_END_TIMEOUT = 30.0
 QUIET_S = 0.6  # this long without audible agent audio ends a reply
-AGENT_FIGURES = ("press_to_stt_ready_ms", "release_to_final_ms", "release_to_first_audio_ms")
+AGENT_FIGURES = (
+    "press_to_stt_ready_ms",
+    "release_to_final_ms",
+    "release_to_first_audio_ms",
+    "stages_ms",  # the reply's stages on the agent's clock (agent/timings.py)
+)
 
 
 @dataclass

@@ -3,6 +3,7 @@
 
 import { setText, span } from './dom.js';
 import { summarise } from './metrics.js';
+import { createStagesJoin } from './stages.js';
 
 function formatMs(value) {
   return typeof value === 'number' ? String(Math.round(value)) : '—';
@@ -104,14 +105,15 @@ export function createListRenderers(doc, el) {
     (t) => t.n,
     () => {
       const tr = doc.createElement('tr');
-      for (let i = 0; i < 6; i += 1) tr.append(doc.createElement('td'));
+      for (let i = 0; i < 7; i += 1) tr.append(doc.createElement('td'));
+      tr.lastChild.dataset.role = 'stages';
       return tr;
     },
     (tr, t) => {
       tr.dataset.turn = String(t.n);
       tr.dataset.outcome = t.outcome;
       const cells = [t.n, t.outcome, formatMs(t.startRtt), formatMs(t.endRtt)];
-      cells.push(formatMs(t.releaseToText), formatMs(t.releaseToAudio));
+      cells.push(formatMs(t.releaseToText), formatMs(t.releaseToAudio), t.stages);
       cells.forEach((v, i) => setText(tr.children[i], String(v)));
     },
   );
@@ -141,6 +143,7 @@ export function createListRenderers(doc, el) {
   );
 
   let lastTurns = null;
+  const withStages = createStagesJoin();
   let lastDevices = null;
 
   function renderSummary(turns) {
@@ -185,7 +188,7 @@ export function createListRenderers(doc, el) {
     renderDevices(state.devices, state.form.deviceId);
     renderTranscript(state.transcript);
     renderSummary(state.turns);
-    renderTurns(state.turns);
+    renderTurns(withStages(state.turns, state.agentMetrics));
     renderAgentMetrics(state.agentMetrics);
     renderLog(state.log);
   };

@@ -149,3 +149,18 @@ async def test_random_turn_storm_leaves_no_errors_or_tasks(
         if "never retrieved" in r.getMessage() or "destroyed but it is pending" in r.getMessage()
     ]
     assert not leaked
+
+
+async def test_reply_stages_are_reported_in_order(harness: Harness) -> None:
+    await speak_and_commit(harness, "hello agent")
+    await until(lambda: any((m["stages_ms"] or {}).get("reply_done") for m in harness.metrics()))
+    first, *_, last = [m for m in harness.metrics() if m["turn"] == 1]
+    assert first["stages_ms"]["committed"] is not None  # published at the commit
+    assert first["stages_ms"]["first_frame"] is None
+    stages = last["stages_ms"]
+    order = ["committed", "reply_text", "tts_first_chunk", "first_frame", "reply_done"]
+    values = [stages[s] for s in order]
+    assert None not in values, stages
+    assert values == sorted(values), stages
+    assert stages["first_frame"] == last["release_to_first_audio_ms"]
+    assert stages["playout"] is None  # this harness's sink is no room audio source

@@ -524,3 +524,43 @@ console.log(JSON.stringify(events));
         "rpc start_turn held N ms until livekit-client's reconnect finished",
         "attempt over: true",
     ]
+
+
+def test_reply_stages_come_from_the_newest_report_of_that_turn_in_order(tmp_path: Path) -> None:
+    out = run_module(
+        tmp_path,
+        """
+import { createStagesJoin, formatStages, stagesFor } from 'STATIC/stages.js';
+const early = { committed: 14.2, reply_text: null, first_frame: null };
+const late = { committed: 14.2, reply_text: 15, tts_first_chunk: 40.6, first_frame: 43,
+               playout: 44, reply_done: 2100 };
+const metrics = [
+  { turn: 1, data: { stages_ms: early } },
+  { turn: 2, data: { transcript: 'no stages: another agent' } },
+  { turn: 1, data: { stages_ms: late } },
+];
+const join = createStagesJoin();
+const turns = [{ n: 1 }, { n: 2 }];
+const first = join(turns, metrics);
+const again = join(turns, metrics);
+const fewer = join(turns, metrics.slice(0, 1));
+console.log(JSON.stringify({
+  one: formatStages(stagesFor(1, metrics)),
+  early: formatStages(early),
+  none: formatStages(stagesFor(2, metrics)),
+  missing: stagesFor(3, metrics),
+  rows: first.map((t) => t.stages),
+  kept: first[0] === again[0] && first[1] === again[1],
+  changed: fewer[0] !== first[0] && fewer[0].stages === 'final 14',
+}));
+""",
+    )
+    assert out == {
+        "one": "final 14 · text 15 · tts 41 · frame 43 · sent 44",
+        "early": "final 14",
+        "none": "",
+        "missing": None,
+        "rows": ["final 14 · text 15 · tts 41 · frame 43 · sent 44", ""],
+        "kept": True,
+        "changed": True,
+    }

@@ -68,6 +68,7 @@ class Run:
             PTT_LIVEKIT_PORT=str(free_port(span=3)),
             STT_PORT=str(free_port()),
             PTT_AGENT_MAX_SESSIONS="1",  # one warm job process: a quicker start
+            STT_WORKERS="1",  # one decoder process
             PTT_STACK_TEST_TAG=self.tag,
         )
         self.env.update(env)
@@ -128,6 +129,11 @@ def _cycle(rng: random.Random, kind: str, runs: list[Run]) -> str:
     run = Run()
     runs.append(run)
     sig = rng.choice([signal.SIGINT, signal.SIGTERM])
+    if kind == "twice":  # half of them during start-up
+        kind = rng.choice(["starting", "ready"])
+        twice = True
+    else:
+        twice = False
     if kind == "starting":  # somewhere between exec and ready (about 7 s here)
         delay = rng.uniform(0.0, 6.0)
         time.sleep(delay)
@@ -136,7 +142,7 @@ def _cycle(rng: random.Random, kind: str, runs: list[Run]) -> str:
         assert run.ready.wait(START_LIMIT_S), f"never ready:\n{run.output()}"
         what = f"{sig.name} while ready"
     run.proc.send_signal(sig)
-    if kind == "twice":
+    if twice:
         gap = rng.uniform(0.0, 0.5)
         time.sleep(gap)
         second = rng.choice([signal.SIGINT, signal.SIGTERM])

@@ -67,8 +67,18 @@ def parse_payload(payload: str) -> dict[str, Any]:
 class PttController:
     """Owns the turn state of one AgentSession and answers the PTT RPCs."""
 
-    def __init__(self, *, session: AgentSession, stt: ResettableSTT, room: RoomLink) -> None:
+    def __init__(
+        self,
+        *,
+        session: AgentSession,
+        stt: ResettableSTT,
+        room: RoomLink,
+        transcript_timeout: float = TRANSCRIPT_TIMEOUT,
+    ) -> None:
         self._session = session
+        # how long a commit waits for the STT's final; an STT that dies after the release
+        # must be back and have answered the replayed turn within it
+        self._transcript_timeout = transcript_timeout
         self._stt = stt
         self._room = room
         self._turn: _Turn | None = None
@@ -140,7 +150,7 @@ class PttController:
         timings = turn.timings
         timings.released_at = t0
         fut = self._session.commit_user_turn(
-            transcript_timeout=TRANSCRIPT_TIMEOUT, stt_flush_duration=STT_FLUSH_DURATION
+            transcript_timeout=self._transcript_timeout, stt_flush_duration=STT_FLUSH_DURATION
         )
         fut.add_done_callback(lambda f: self._on_committed(timings, f))
         self._pending_commit = fut
@@ -212,7 +222,7 @@ class PttController:
         fut, self._pending_commit = self._pending_commit, None
         if fut is None:
             return
-        await asyncio.wait({fut}, timeout=TRANSCRIPT_TIMEOUT + 1)
+        await asyncio.wait({fut}, timeout=self._transcript_timeout + 1)
         if fut.done() and not fut.cancelled() and fut.exception() is None and not fut.result():
             return  # an empty turn: nothing to keep
         # framework internals (livekit-agents 1.8): the end-of-turn task adds the turn

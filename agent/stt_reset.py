@@ -55,7 +55,7 @@ _SPEECH_EVENTS = (
     stt.SpeechEventType.FINAL_TRANSCRIPT,
 )
 STRATEGIES: tuple[ResetStrategy, ...] = ("prewarm", "reconnect")
-RECOVER_WITHIN = 10.0  # seconds a stream keeps opening fresh inner streams after a failure
+RECOVER_WITHIN = 20.0  # seconds a stream keeps opening fresh inner streams after a failure
 _RECOVER_BACKOFF = (0.05, 0.1, 0.25, 0.5, 1.0)  # then 1 s between attempts
 
 

@@ -149,9 +149,12 @@ def stt_service() -> Iterator[str]:
 class Harness:
     """One running AgentSession with its controller, mic, sink and recorded room."""
 
-    def __init__(self, stt_url: str, strategy: ResetStrategy) -> None:
+    def __init__(
+        self, stt_url: str, strategy: ResetStrategy, *, transcript_timeout: float | None = None
+    ) -> None:
         self.stt_url = stt_url
         self.strategy = strategy
+        self.transcript_timeout = transcript_timeout
         self.mic = PacedMic()
         self.sink = RealtimeSink()
         self.room = RecordingRoom()
@@ -168,7 +171,12 @@ class Harness:
         self.session.output.audio = self.sink
         self.session.on("user_input_transcribed", self._on_transcript)
         await self.session.start(agent=Agent(instructions="test"))
-        self.controller = PttController(session=self.session, stt=self.stt, room=self.room)
+        extra = (
+            {}
+            if self.transcript_timeout is None
+            else {"transcript_timeout": self.transcript_timeout}
+        )
+        self.controller = PttController(session=self.session, stt=self.stt, room=self.room, **extra)
         return self
 
     def _on_transcript(self, ev: Any) -> None:

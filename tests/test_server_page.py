@@ -71,6 +71,7 @@ MODULES = [
     "transcript.js",
     "meter.js",
     "metrics.js",
+    "stages.js",
     "log.js",
 ]
 

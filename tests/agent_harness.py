@@ -132,18 +132,44 @@ class RecordingRoom:
         self.published.append((topic, payload))
 
 
+class KillableSTT:
+    """The real STT service in a subprocess on a fixed port, which a test may kill and
+    start again (`STT_DEBUG_HOLD_RESULTS_MS` given by `hold_ms`)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"ws://127.0.0.1:{self.port}/v1/listen"
+        self._child: Child | None = None
+
+    def start(self, hold_ms: int | None = None) -> None:
+        env = {**os.environ, "STT_PORT": str(self.port), "STT_HOST": "127.0.0.1"}
+        env.pop("STT_DEBUG_HOLD_RESULTS_MS", None)
+        if hold_ms is not None:
+            env["STT_DEBUG_HOLD_RESULTS_MS"] = str(hold_ms)
+        self._child = Child("stt", [sys.executable, "-m", "stt_service"], env=env, echo=None)
+        self._child.start()
+        self._child.wait_ready(http_ok(f"http://127.0.0.1:{self.port}/healthz"), 60)
+
+    def restart(self, hold_ms: int | None = None) -> None:
+        """SIGKILL, then a fresh service on the same port."""
+        assert self._child is not None
+        self._child.stop(kill=True)
+        self.start(hold_ms)
+
+    def stop(self) -> None:
+        if self._child is not None:
+            self._child.stop()
+
+
 @contextmanager
 def stt_service() -> Iterator[str]:
     """The real STT service in a subprocess; yields its websocket URL."""
-    port = free_port()
-    env = {**os.environ, "STT_PORT": str(port), "STT_HOST": "127.0.0.1"}
-    child = Child("stt", [sys.executable, "-m", "stt_service"], env=env, echo=None)
-    child.start()
+    service = KillableSTT()
     try:
-        child.wait_ready(http_ok(f"http://127.0.0.1:{port}/healthz"), 60)
-        yield f"ws://127.0.0.1:{port}/v1/listen"
+        service.start()
+        yield service.url
     finally:
-        child.stop()
+        service.stop()
 
 
 class Harness:

@@ -5,8 +5,6 @@ the committed transcript is still the phrase, spoken once."""
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from collections.abc import Iterator
 
 import numpy as np
@@ -14,9 +12,7 @@ import pytest
 
 from agent.stt_reset import STRATEGIES
 from e2e.speech import synthesize
-from stack.process import Child, http_ok
-from stack.supervisor import free_port
-from tests.agent_harness import Harness
+from tests.agent_harness import Harness, KillableSTT
 from tests.test_agent_turns import ME, until
 
 pytestmark = [pytest.mark.unit, pytest.mark.slow]
@@ -25,36 +21,6 @@ HOLD_MS = 1500  # the service holds every result until this long after the Final
 # the commit's wait for the final (3 s in the worker): these tests judge the replay, not
 # how fast a SIGKILLed service comes back on a loaded machine (9 s seen in CI)
 WAIT_S = 20.0
-
-
-class KillableSTT:
-    """The real STT service on a fixed port, killed and started again by the test."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"ws://127.0.0.1:{self.port}/v1/listen"
-        self._child: Child | None = None
-
-    def start(self, hold_ms: int | None = None) -> None:
-        env = {**os.environ, "STT_PORT": str(self.port), "STT_HOST": "127.0.0.1"}
-        env.pop("STT_DEBUG_HOLD_RESULTS_MS", None)
-        if hold_ms is not None:
-            env["STT_DEBUG_HOLD_RESULTS_MS"] = str(hold_ms)
-        self._child = Child("stt", [sys.executable, "-m", "stt_service"], env=env, echo=None)
-        self._child.start()
-        self._child.wait_ready(http_ok(f"http://127.0.0.1:{self.port}/healthz"), 60)
-
-    def kill(self) -> None:
-        assert self._child is not None
-        self._child.stop(kill=True)
-
-    def restart(self, hold_ms: int | None = None) -> None:
-        self.kill()
-        self.start(hold_ms)
-
-    def stop(self) -> None:
-        if self._child is not None:
-            self._child.stop()
 
 
 @pytest.fixture
@@ -71,7 +37,18 @@ def strategy(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+async def release_and_commit(h: Harness) -> str:
+    """Once the phrase is out and a speaker's trailing silence passed: end_turn, and the
+    transcript the turn committed."""
+    await until(lambda: not h.mic.speaking)
+    await asyncio.sleep(0.2)
+    done = len(h.metrics())
+    await h.controller.end_turn(ME, "")
+    return await commit(h, done)
+
+
 async def commit(h: Harness, done: int) -> str:
+    """The transcript of the first turn committed after `done` metrics."""
     await until(lambda: len(h.metrics()) > done, within=WAIT_S + 5)
     return str(h.metrics()[done]["transcript"])
 
@@ -93,13 +70,9 @@ async def test_stt_killed_between_release_and_final_keeps_the_transcript(
         assert await commit(h, done) == "turn on the lights"
         assert h.stt.recoveries >= 1
         # and the next turn works as ever
-        done = len(h.metrics())
         await h.controller.start_turn(ME, "")
         h.mic.say(synthesize("open the door"))
-        await until(lambda: not h.mic.speaking)
-        await asyncio.sleep(0.2)
-        await h.controller.end_turn(ME, "")
-        assert await commit(h, done) == "open the door"
+        assert await release_and_commit(h) == "open the door"
 
 
 async def test_stt_killed_mid_turn_keeps_every_word(stt: KillableSTT, strategy: str) -> None:
@@ -109,11 +82,7 @@ async def test_stt_killed_mid_turn_keeps_every_word(stt: KillableSTT, strategy: 
         h.mic.say(synthesize("close the door"))
         await asyncio.sleep(0.4)  # mid-phrase
         await asyncio.to_thread(stt.restart)
-        await until(lambda: not h.mic.speaking)
-        await asyncio.sleep(0.2)
-        done = len(h.metrics())
-        await h.controller.end_turn(ME, "")
-        assert await commit(h, done) == "close the door"
+        assert await release_and_commit(h) == "close the door"
         assert h.stt.recoveries >= 1
 
 
@@ -130,9 +99,5 @@ async def test_words_finalized_before_the_crash_are_not_replayed(
         assert h.user_finals == ["turn on the lights"]
         await asyncio.to_thread(stt.restart)
         h.mic.say(synthesize("open the door"))
-        await until(lambda: not h.mic.speaking)
-        await asyncio.sleep(0.2)
-        done = len(h.metrics())
-        await h.controller.end_turn(ME, "")
-        assert await commit(h, done) == "turn on the lights open the door"
+        assert await release_and_commit(h) == "turn on the lights open the door"
         assert h.stt.recoveries >= 1

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from stack.ports import holders
@@ -49,12 +50,16 @@ def _tagged(tag: str) -> list[str]:
 
 
 def _gone(tag: str, within: float = 3.0) -> list[str]:
-    """What is still running after `within` seconds (killed processes take a moment to be
-    reaped by init)."""
-    deadline = time.monotonic() + within
-    while (left := _tagged(tag)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return left
+    """What is still running after waiting up to `within` seconds for every tagged
+    process to end (killed processes take a moment to be reaped by init)."""
+    procs = []
+    for entry in _tagged(tag):
+        try:
+            procs.append(psutil.Process(int(entry.split()[0])))
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(procs, timeout=within)
+    return _tagged(tag)
 
 
 class Run:

@@ -23,6 +23,7 @@ from livekit.plugins import deepgram
 
 from . import config as agent_config
 from . import ffi_routes
+from .ffi_acks import AckWaits
 from .lifecycle import Lifecycle
 from .log_forward import ATTR_ERRORS, RoomLogForwarder
 from .ptt import ATTR_PAUSED, ATTR_TURN_OWNER, PttController, as_rpc_error
@@ -45,6 +46,7 @@ class _RoomLink:
         self._room = room
         self._session = session
         self.listening_to: str | None = None
+        self.acks = AckWaits()
 
     def listen_to(self, identity: str) -> None:
         if identity != self.listening_to:
@@ -52,13 +54,15 @@ class _RoomLink:
             self.listening_to = identity
 
     async def set_attributes(self, attributes: dict[str, str]) -> None:
-        await self._room.local_participant.set_attributes(attributes)
+        local = self._room.local_participant
+        await self.acks.wait("set_attributes", local.set_attributes(attributes))
 
     async def publish(self, topic: str, payload: dict[str, Any]) -> None:
         await self.publish_text(topic, json.dumps(payload))
 
     async def publish_text(self, topic: str, text: str) -> None:
-        await self._room.local_participant.send_text(text, topic=topic)
+        local = self._room.local_participant
+        await self.acks.wait("send_text", local.send_text(text, topic=topic))
 
 
 def build_stt(cfg: agent_config.AgentConfig) -> ResettableSTT:

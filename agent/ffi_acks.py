@@ -1,0 +1,48 @@
+"""Bounded waits for the SDK's completion callbacks.
+
+The pinned SDK (livekit 1.1.21) sometimes never completes an awaited request:
+`LocalParticipant.set_attributes` hung forever in about 1 of 400 calls against
+livekit-server 1.13.5 on loopback, sequential or concurrent, while the update itself
+reached the server and the other participants (every request id arrived in order; an
+observer saw the value). Awaited inside an RPC handler, that hang became the caller's
+RPC response timeout (1502): three of 1,000 soak cycles. So every such wait is bounded:
+after `ACK_S` the waiter is cancelled (which also ends its subscription to the SDK's
+event queue, woken by every event otherwise) and the call counted as unacknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+
+logger = logging.getLogger("ptt-agent.ffi")
+
+ACK_S = 3.0  # a completion later than this is treated as lost; the request was sent
+
+
+@dataclass
+class AckWaits:
+    """Counts, per request kind, the completions that never came."""
+
+    within: float = ACK_S
+    unacknowledged: dict[str, int] = field(default_factory=dict)
+
+    async def wait(self, what: str, call: Awaitable[object]) -> bool:
+        """Await `call` for at most `within` s; False when its completion did not come."""
+        task = asyncio.ensure_future(call)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self.within)
+        finally:
+            if not task.done():
+                task.cancel()  # only the wait for the completion ends here
+        if done:
+            task.result()  # a failure of the call itself is the caller's to see
+            return True
+        self.unacknowledged[what] = self.unacknowledged.get(what, 0) + 1
+        logger.warning(
+            "the SDK did not acknowledge a request; carrying on, the request was sent",
+            extra={"request": what, "within_s": self.within, "count": self.unacknowledged[what]},
+        )
+        return False

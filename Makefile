@@ -1,13 +1,17 @@
 # The two commands that matter: `make run` and `make test`. Both set up what is missing first.
 VENV := .venv/bin
 
-.PHONY: setup run test lint bench e2e unit screenshot clean scenarios load soak
+.PHONY: setup run cluster test lint bench e2e unit screenshot clean scenarios load soak
 
 setup:
 	@scripts/setup.sh
 
 run: setup
 	@$(VENV)/python -m stack
+
+# cluster mode (docs/scaling.md): Redis, two LiveKit nodes, two agent workers
+cluster: setup
+	@PTT_LIVEKIT_NODES=$${PTT_LIVEKIT_NODES:-2} PTT_AGENT_WORKERS=$${PTT_AGENT_WORKERS:-2} $(VENV)/python -m stack
 
 test: setup
 	@scripts/test.sh

@@ -46,6 +46,13 @@ class Target:
             return None
         return self.stack.config.log_dir / f"{name}.log"
 
+    def agent_logs(self) -> list[Path]:
+        """Every agent worker's log: agent, agent-2, ... (cluster mode) and upstream."""
+        if self.stack is None or self.stack.config.log_dir is None:
+            return []
+        names = [*self.stack.workers(), *AGENT_LOGS]
+        return [self.stack.config.log_dir / f"{n}.log" for n in dict.fromkeys(names)]
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
@@ -126,7 +133,7 @@ def log_oracle(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     target: Target = request.getfixturevalue("target")
-    cursors = [LogCursor(p) for p in map(target.log, AGENT_LOGS) if p is not None]
+    cursors = [LogCursor(p) for p in target.agent_logs()]
     for cursor in cursors:
         cursor.skip_to_end()
     request.node.stash[PAGE_AGENT_ERRORS] = []

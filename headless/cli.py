@@ -27,7 +27,7 @@ from .soak import run_soak
 from .target import ConsoleTarget, LiveKitTarget, Target, TargetError, is_loopback
 
 RESULTS = Path("bench-results")
-STACK_ROLES = ("livekit", "stt", "agent", "web", "upstream")
+STACK_ROLES = ("livekit", "stt", "agent", "web", "upstream", "redis")
 
 
 def progress(line: str) -> None:
@@ -135,10 +135,19 @@ def _oracle(stack: Stack | None) -> Oracle | None:
     return new_bad
 
 
-def _roles(stack: Stack | None) -> dict[str, int]:
+def _roles(stack: Stack | None) -> dict[str, int | list[int]]:
+    """Role -> the root pids of its processes (a cluster's livekit, livekit-2, ... are
+    one role, as are agent, agent-2, ...)."""
     if stack is None:
         return {}
-    return {n: c.pid for n, c in stack.children.items() if n in STACK_ROLES and c.pid}
+    roles: dict[str, int | list[int]] = {}
+    for name, child in stack.children.items():
+        role = name.split("-")[0]
+        if role in STACK_ROLES and child.pid:
+            pids = roles.setdefault(role, [])
+            assert isinstance(pids, list)
+            pids.append(child.pid)
+    return roles
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -55,12 +55,13 @@ class _Window:
 
 
 class ProcessSampler:
-    """Samples each role's process tree (`roles`: role -> root pid) every SAMPLE_S. The
+    """Samples each role's process trees (`roles`: role -> root pid, or the root pids of
+    every process in that role: a cluster's nodes or workers) every SAMPLE_S. The
     generator is its process and its worker processes, not a local stack started as its
     children, and not the threads named in THREAD_ROLES (reported apart)."""
 
-    def __init__(self, roles: dict[str, int]) -> None:
-        self.roles = dict(roles)
+    def __init__(self, roles: dict[str, int | list[int]]) -> None:
+        self.roles = {r: pid if isinstance(pid, list) else [pid] for r, pid in roles.items()}
         self._samples = 0
         self._threads: dict[str, tuple[float, float]] = {}  # role -> (first, last) CPU s
         self._window: _Window | None = None
@@ -69,7 +70,7 @@ class ProcessSampler:
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def for_generator(cls, stack_roles: dict[str, int] | None = None) -> ProcessSampler:
+    def for_generator(cls, stack_roles: dict[str, int | list[int]] | None = None) -> ProcessSampler:
         return cls({**(stack_roles or {}), GENERATOR: os.getpid()})
 
     def begin(self) -> None:
@@ -145,7 +146,7 @@ class ProcessSampler:
     def _trees(self) -> dict[str, list[tuple[psutil.Process, bool]]]:
         """Each role's processes (root flagged); a local stack runs as the generator's
         children, so the generator's tree leaves out what another role claims."""
-        trees = {role: _tree(pid) for role, pid in self.roles.items()}
+        trees = {role: [p for pid in pids for p in _tree(pid)] for role, pids in self.roles.items()}
         claimed = {p.pid for role, tree in trees.items() if role != GENERATOR for p, _ in tree}
         if GENERATOR in trees:
             trees[GENERATOR] = [(p, root) for p, root in trees[GENERATOR] if p.pid not in claimed]

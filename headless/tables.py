@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-STACK_ROLES = ("livekit", "stt", "agent", "web", "upstream", "supervisor")
+STACK_ROLES = ("livekit", "stt", "agent", "web", "upstream", "redis", "supervisor")
 
 
 def _ms(summary: dict[str, Any], key: str) -> str:

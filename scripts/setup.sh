@@ -11,10 +11,12 @@ PYTHON="${PYTHON:-python3}"
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
-# 1. Debian packages: Chromium (browser tests) and espeak-ng (agent voice, test speech)
+# 1. Debian packages: Chromium (browser tests), espeak-ng (agent voice, test speech) and
+#    redis-server (cluster mode, docs/scaling.md)
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+command -v redis-server >/dev/null || missing+=(redis-server)
 if ((${#missing[@]})); then
   step "apt-get install ${missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -21,6 +21,7 @@ from .config import Settings
 from .dispatch import AgentOutcome, ensure_agent
 from .guard import RequestGuard
 from .identities import check_identity
+from .nodes import NodeApis, Nodes
 from .rebuild import livekit_errors, rebuild_agent, require_room
 from .tokens import mint_token
 from .validation import ApiError, optional_bool, optional_name, read_json_object, require_name
@@ -68,8 +69,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         room = require_name(data, "room")
         identity = require_name(data, "identity")
         agent = optional_name(data, "agent") or settings.agent_name
+        lkapi = await request.state.apis.current()
         await check_identity(
-            request.state.lkapi,
+            lkapi,
             room=room,
             identity=identity,
             agent_identity=settings.agent_identity,
@@ -77,14 +79,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
             replace=optional_bool(data, "replace"),
         )
         jwt = mint_token(settings, room=room, identity=identity, agent_name=agent)
-        outcome = await agent_outcome(request.state.lkapi, room=room, agent_name=agent)
+        outcome = await agent_outcome(lkapi, room=room, agent_name=agent)
+        node = await request.state.apis.nodes.next_for_join()
         logger.info(
             "token issued",
-            extra={"room": room, "identity": identity, "agent": agent, "dispatch": outcome.status},
+            extra={
+                "room": room,
+                "identity": identity,
+                "agent": agent,
+                "dispatch": outcome.status,
+                "node": node.url,
+            },
         )
         return JSONResponse(
             {
-                "url": settings.public_livekit_url,
+                "url": node.public_url,
                 "token": jwt,
                 "room": room,
                 "identity": identity,
@@ -101,14 +110,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     async def agent_rebuild(request: Request) -> Response:
         room, agent = await room_and_agent(request)
-        result = await rebuild_agent(request.state.lkapi, room=room, agent_name=agent)
+        lkapi = await request.state.apis.current()
+        result = await rebuild_agent(lkapi, room=room, agent_name=agent)
         return JSONResponse(
             {"removed": result.removed, "dispatch_id": result.dispatch_id, "agent": agent}
         )
 
     async def agent_dispatch(request: Request) -> Response:
         room, agent = await room_and_agent(request)
-        lkapi = request.state.lkapi
+        lkapi = await request.state.apis.current()
         with livekit_errors(room, "dispatch"):
             await require_room(lkapi, room)
             outcome = await ensure_agent(lkapi, room=room, agent_name=agent)
@@ -124,14 +134,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, api.LiveKitAPI]]:
-        lkapi = api.LiveKitAPI(
-            settings.livekit_url, settings.livekit_api_key, settings.livekit_api_secret
-        )
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, NodeApis]]:
+        nodes = Nodes.of(settings.livekit_urls, settings.public_livekit_urls)
+        apis = NodeApis(nodes, settings.livekit_api_key, settings.livekit_api_secret)
         try:
-            yield {"lkapi": lkapi}
+            yield {"apis": apis}
         finally:
-            await lkapi.aclose()
+            await apis.aclose()
 
     routes = [
         Route("/", index, methods=["GET"]),

@@ -54,11 +54,19 @@ class Settings:
     access_key: str | None = None
     allowed_hosts: tuple[str, ...] = ()  # Host names served besides loopback and `host`
     allowed_origins: tuple[str, ...] = ()  # cross-origin pages allowed to POST
+    # cluster mode: every node's URL (the server's view, then the browsers'); empty: one
+    livekit_urls: tuple[str, ...] = ()
+    public_livekit_urls: tuple[str, ...] = ()
     root: Path = PROJECT_ROOT
 
     def __post_init__(self) -> None:
         if not self.public_livekit_url:
             object.__setattr__(self, "public_livekit_url", self.livekit_url)
+        if not self.livekit_urls:
+            object.__setattr__(self, "livekit_urls", (self.livekit_url,))
+            object.__setattr__(self, "public_livekit_urls", (self.public_livekit_url,))
+        elif not self.public_livekit_urls:
+            object.__setattr__(self, "public_livekit_urls", self.livekit_urls)
 
     @property
     def access_key_required(self) -> bool:
@@ -93,6 +101,8 @@ class Settings:
             access_key=config("PTT_ACCESS_KEY", cast=str, default="") or None,
             allowed_hosts=_names(config("PTT_ALLOWED_HOSTS", cast=str, default="")),
             allowed_origins=_names(config("PTT_ALLOWED_ORIGINS", cast=str, default="")),
+            livekit_urls=_names(config("PTT_LIVEKIT_URLS", cast=str, default="")),
+            public_livekit_urls=_names(config("PTT_PUBLIC_LIVEKIT_URLS", cast=str, default="")),
         )
         settings.check()
         return settings
@@ -110,6 +120,14 @@ class Settings:
         ):
             if not value.strip():
                 raise ConfigError(f"{name} must not be empty")
+        if len(self.public_livekit_urls) != len(self.livekit_urls):
+            raise ConfigError(
+                f"PTT_PUBLIC_LIVEKIT_URLS names {len(self.public_livekit_urls)} node(s) and "
+                f"PTT_LIVEKIT_URLS {len(self.livekit_urls)}: give one public URL per node"
+            )
+        for url in (*self.livekit_urls, *self.public_livekit_urls):
+            if not url.startswith(("ws://", "wss://", "http://", "https://")):
+                raise ConfigError(f"LiveKit node URL {url!r} must start with ws:// or wss://")
         if not is_loopback(self.host) and not self.access_key:
             raise ConfigError(
                 f"PTT_HOST={self.host} is reachable from other machines, and anyone who can "

@@ -19,6 +19,7 @@ import pytest
 from playwright.sync_api import expect
 
 from e2e.conftest import LaunchConsole, Target, stack_logs
+from e2e.console import Console
 from e2e.rooms import room_of
 from e2e.speech import SpeechClip
 from e2e.test_chaos import LIVEKIT_RECONNECT
@@ -170,6 +171,15 @@ def test_rooms_and_jobs_spread_and_a_join_through_the_other_node_talks_to_the_ag
     assert len(jobs_of(stack, room)) == 1  # one agent served both
 
 
+def first_turn_done(console: Console) -> Console:
+    """The page's first turn answered and played out."""
+    console.expect_agent_state("listening")
+    console.speak_turn(0)
+    console.expect_agent_reply(1)
+    console.expect_agent_state("listening")
+    return console
+
+
 # a killed node's participants see their signalling drop, reconnect and give up on it
 NODE_GONE = re.compile(r"disconnected \(\w+\): rejoining|connection reconnecting")
 
@@ -183,11 +193,7 @@ def test_node_killed_page_rejoins_through_the_survivor_and_the_next_turn_works(
 ) -> None:
     stack = cluster(target)
     room = room_of(request)
-    console = launch_console(clips["turns"], room=room)
-    console.expect_agent_state("listening")
-    console.speak_turn(0)
-    console.expect_agent_reply(1)
-    console.expect_agent_state("listening")
+    console = first_turn_done(launch_console(clips["turns"], room=room))
     dead = node_ids(stack)[room_node(stack, room) or ""]
 
     stack.kill(dead)
@@ -219,11 +225,7 @@ def test_worker_killed_its_room_gets_an_agent_from_the_other_worker(
 ) -> None:
     stack = cluster(target)
     room = room_of(request)
-    console = launch_console(clips["turns"], room=room)
-    console.expect_agent_state("listening")
-    console.speak_turn(0)
-    console.expect_agent_reply(1)
-    console.expect_agent_state("listening")
+    console = first_turn_done(launch_console(clips["turns"], room=room))
     (busy,) = jobs_of(stack, room)
 
     stack.kill(busy)

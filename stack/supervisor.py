@@ -64,6 +64,7 @@ class StackConfig:
     livekit_nodes: int = 1
     agent_workers: int = 1
     redis_port: int = 6380
+    agent_http_port: int = 8081  # cluster mode: worker i's health server on this + i
 
     @property
     def cluster(self) -> bool:
@@ -105,6 +106,7 @@ class StackConfig:
             livekit_nodes=nodes,
             agent_workers=workers,
             redis_port=int(env.get("PTT_REDIS_PORT", "6380")),
+            agent_http_port=int(env.get("PTT_AGENT_HTTP_PORT", "8081")),
         )
 
     @classmethod
@@ -123,6 +125,7 @@ class StackConfig:
             keys = cluster.Keys.generate()
             config.api_key, config.api_secret = keys.api_key, keys.api_secret
             config.redis_port = free_port()
+            config.agent_http_port = free_port(span=workers)
             config.upstream_agent = False  # the cluster tests need only the bundled agent
         return config
 
@@ -165,6 +168,9 @@ class StackConfig:
             ]
         if self.cluster:
             needs.append(Need(self.redis_port, "tcp", "redis-server (PTT_REDIS_PORT)"))
+            for i in range(self.agent_workers):
+                at = "PTT_AGENT_HTTP_PORT" + (f" + {i}" if i else "")
+                needs.append(Need(self.agent_http_port + i, "tcp", f"agent worker {i + 1} ({at})"))
         if not self.cloud_stt:
             needs.append(Need(self.stt_port, "tcp", "the STT service (STT_PORT)"))
         return needs
@@ -295,13 +301,17 @@ class Stack:
             urls = c.livekit_urls
             for i in range(c.agent_workers):  # worker i registers with node i mod N
                 env = {"LIVEKIT_URL": urls[i % len(urls)]}
+                if c.cluster:  # each its own health server, on a port a check can name
+                    env["PTT_AGENT_HTTP_PORT"] = str(c.agent_http_port + i)
                 argv = [PY, "-m", "agent", "start"]
                 workers.append(self._child(worker_name(i), argv, REGISTERED, env))
             if c.upstream_agent:
                 argv = [PY, "-m", "agent.upstream", "start"]
                 workers.append(self._child("upstream", argv, REGISTERED))
             for worker in workers:  # they start side by side
-                self._ready(worker, None, 90)
+                health_port = worker.env.get("PTT_AGENT_HTTP_PORT") if c.cluster else None
+                health = http_ok(f"http://127.0.0.1:{health_port}/") if health_port else None
+                self._ready(worker, health, 90)
             web = self._child("web", [PY, "-m", "server"])
             self._ready(web, http_ok(f"http://127.0.0.1:{c.web_port}/healthz"), 30)
         except BaseException:

@@ -169,6 +169,8 @@ async def entrypoint(ctx: JobContext) -> None:
         await forwarder.aclose()
         await controller.aclose()
         await stt.aclose()
+        if session.tts is not None:
+            await session.tts.aclose()  # its spare espeak-ng process
 
     ctx.add_shutdown_callback(_shutdown)
     logger.info(

@@ -213,6 +213,8 @@ class Harness:
         await self.session.aclose()
         await self.controller.aclose()
         await self.stt.aclose()
+        if self.session.tts is not None:
+            await self.session.tts.aclose()
         await self.http.close()
 
     def metrics(self) -> list[dict[str, Any]]:

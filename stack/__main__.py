@@ -70,12 +70,17 @@ def main() -> int:
         print(f"stack: {e}", file=sys.stderr)
         return 1
     print(f"\n  PTT console ready: {config.web_url}\n  (Ctrl-C stops everything)\n", flush=True)
+    reported: set[str] = set()
     try:
         while not signals.wait(0.5):
             dead = [c.name for c in stack.children.values() if not c.running()]
-            if dead:
-                print(f"stack: {', '.join(dead)} exited; stopping", file=sys.stderr)
+            fatal = stack.fatal(dead)
+            if fatal:
+                print(f"stack: {', '.join(fatal)} exited; stopping", file=sys.stderr)
                 return 1
+            for name in sorted(set(dead) - reported):
+                print(f"stack: {name} exited; the cluster goes on without it", file=sys.stderr)
+                reported.add(name)
         return 0
     finally:
         print("stack: stopping (Ctrl-C again to kill at once)", flush=True)

@@ -326,6 +326,20 @@ class Stack:
         """Names of the running agent workers' children."""
         return [n for n in self.children if n.split("-")[0] in WORKER_PREFIXES]
 
+    def fatal(self, dead: list[str]) -> list[str]:
+        """Of the children in `dead`, those the stack cannot go on without: any, in
+        single-node mode; in cluster mode a node or a worker only when it was the last
+        of its kind (the others carry on, as a cluster should)."""
+        if not self.config.cluster:
+            return dead
+        redundant = [n for n in self.children if n.startswith(("livekit", "agent"))]
+        out = [n for n in dead if n not in redundant]
+        for prefix in ("livekit", "agent"):
+            group = [n for n in redundant if n.startswith(prefix)]
+            if group and all(n in dead for n in group):
+                out += group
+        return out
+
     def kill(self, name: str) -> None:
         """SIGKILL one child and leave it dead (chaos tests: a node or a worker dies)."""
         self.children[name].stop(kill=True)

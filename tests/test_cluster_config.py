@@ -12,7 +12,7 @@ from aiohttp import web
 from server.config import ConfigError, Settings
 from server.nodes import Nodes, health_url, http_health
 from stack import cluster
-from stack.supervisor import StackConfig
+from stack.supervisor import Stack, StackConfig
 
 pytestmark = pytest.mark.unit
 
@@ -158,3 +158,18 @@ async def test_http_health_asks_get_slash() -> None:
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]
     assert not await asyncio.wait_for(http_health(f"ws://127.0.0.1:{closed}"), 5)
+
+
+def test_a_cluster_goes_on_without_one_node_or_worker_but_not_without_the_last() -> None:
+    single = Stack(StackConfig.from_env({}), echo=None)
+    single.children = dict.fromkeys(["livekit", "stt", "agent", "web"])  # type: ignore[arg-type]
+    assert single.fatal(["agent"]) == ["agent"]
+    two = Stack(StackConfig.from_env({"PTT_LIVEKIT_NODES": "2", "PTT_AGENT_WORKERS": "2"}))
+    names = ["redis", "livekit", "livekit-2", "stt", "agent", "agent-2", "web"]
+    two.children = dict.fromkeys(names)  # type: ignore[arg-type]
+    assert two.fatal(["livekit-2"]) == []
+    assert two.fatal(["agent"]) == []
+    assert two.fatal(["livekit", "agent-2"]) == []
+    assert sorted(two.fatal(["livekit", "livekit-2"])) == ["livekit", "livekit-2"]
+    assert two.fatal(["redis"]) == ["redis"]
+    assert two.fatal(["web", "agent"]) == ["web"]

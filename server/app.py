@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import logging
+import time
 from collections.abc import AsyncIterator
 
 from livekit import api
@@ -116,12 +117,29 @@ def create_app(settings: Settings | None = None) -> Starlette:
             {"removed": result.removed, "dispatch_id": result.dispatch_id, "agent": agent}
         )
 
+    forced_at: dict[str, float] = {}  # room -> when a `missing` dispatch last skipped the listing
+
     async def agent_dispatch(request: Request) -> Response:
-        room, agent = await room_and_agent(request)
+        require_access_key(request)
+        data = await read_json_object(request)
+        room = require_name(data, "room")
+        agent = optional_name(data, "agent") or settings.agent_name
+        # `missing`: the caller is in the room and sees no agent; at most one such dispatch
+        # per room every MISSING_DISPATCH_EVERY_S skips the listings (see ensure_agent)
+        now = time.monotonic()
+        force = optional_bool(data, "missing") and (
+            now - forced_at.get(room, -1e9) >= MISSING_DISPATCH_EVERY_S
+        )
+        if force:
+            for old in [r for r, t in forced_at.items() if now - t > MISSING_DISPATCH_EVERY_S]:
+                del forced_at[old]
+            forced_at[room] = now
         lkapi = await request.state.apis.current()
         with livekit_errors(room, "dispatch"):
             await require_room(lkapi, room)
-            outcome = await ensure_agent(lkapi, room=room, agent_name=agent)
+            outcome = await ensure_agent(
+                lkapi, room=room, agent_name=agent, trust_listing=not force
+            )
         present = [agent] if outcome.status == "present" else []
         return JSONResponse(
             {
@@ -174,6 +192,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             HTTPException: http_error_response,
         },
     )
+
+
+MISSING_DISPATCH_EVERY_S = 10.0
 
 
 async def agent_outcome(lkapi: api.LiveKitAPI, *, room: str, agent_name: str) -> AgentOutcome:

@@ -67,19 +67,27 @@ async def ensure_agent(
     agent_name: str,
     within: float = RETRY_WITHIN_S,
     confirm: float = CONFIRM_S,
+    trust_listing: bool = True,
 ) -> AgentOutcome:
     """Create `room` if needed and see an `agent_name` job assigned to it: "present"
     (an agent is in the room), "coming" (a dispatch of it has a job), "assigned" (ours
-    got one) or "refused". Raises api.ServerError and connection errors as they come."""
+    got one) or "refused". Raises api.ServerError and connection errors as they come.
+
+    Without `trust_listing` the room's participant and dispatch listings are not asked
+    first: a participant in the room saw no agent. After a cluster node died, the node
+    that took its room over still listed the dead node's agent and its job as running
+    (docs/scaling.md), so a listing-based "present" would never let an agent come."""
     t0 = time.monotonic()
     await lkapi.room.create_room(
         api.CreateRoomRequest(name=room, empty_timeout=ROOM_EMPTY_TIMEOUT_S)
     )
-    if await agents_in(lkapi, room, agent_name):
-        return AgentOutcome(agent_name, "present")
-    for d in await lkapi.agent_dispatch.list_dispatch(room_name=room):
-        if d.agent_name == agent_name and any(j.state.status in _COMING for j in d.state.jobs):
-            return AgentOutcome(agent_name, "coming", dispatch_id=d.id)
+    if trust_listing:
+        if await agents_in(lkapi, room, agent_name):
+            return AgentOutcome(agent_name, "present")
+        for d in await lkapi.agent_dispatch.list_dispatch(room_name=room):
+            coming = any(j.state.status in _COMING for j in d.state.jobs)
+            if d.agent_name == agent_name and coming:
+                return AgentOutcome(agent_name, "coming", dispatch_id=d.id)
     attempts = 0
     while True:
         attempts += 1

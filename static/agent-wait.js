@@ -39,7 +39,10 @@ export function createAgentWait({ state, update, log }) {
       if (state.joined !== joined || state.agent) return; // left, or the agent is there
       const { room, agent } = joined;
       try {
-        const result = await postJson('/api/agent/dispatch', { room, agent }, state.form.accessKey);
+        // missing: this page is in the room and sees no agent (a listing may say otherwise
+        // after a cluster node died: docs/scaling.md)
+        const body = { room, agent, missing: true };
+        const result = await postJson('/api/agent/dispatch', body, state.form.accessKey);
         if (result.dispatch?.status === 'refused') {
           log('warn', `no agent after reconnecting to ${room}: ${agent} refused, ` +
             `${result.dispatch.reason} (attempt ${n})`);

@@ -269,3 +269,9 @@ def test_rebuild_removes_only_agents(info: api.ParticipantInfo, expected: bool) 
     from server.rebuild import is_agent
 
     assert is_agent(info, "ptt-agent") is expected
+
+
+def test_dispatch_missing_must_be_a_boolean(client: TestClient) -> None:
+    r = client.post("/api/agent/dispatch", json={"room": "r1", "missing": "yes"})
+    assert r.status_code == 400
+    assert "missing" in r.json()["error"]

@@ -51,11 +51,19 @@ class TurnTimings:
         self.rpc_ms[method] = _ms(started, ended) or 0.0
 
     def stages_ms(self) -> dict[str, float | None]:
-        """Each stage of the reply in milliseconds after the release (None: not reached)."""
+        """Each stage of the reply in milliseconds after the release (None: not reached).
+
+        A metrics event arrives after its step ended, so its start (now - duration) and
+        the instants derived from it are late by the event's own delay. The TTS's first
+        chunk is therefore capped at the first frame it produced: with a warm TTS the two
+        are within a millisecond and the estimate could land after the frame."""
+        first_chunk = self.tts_first_chunk_at
+        if first_chunk is not None and self.first_audio_at is not None:
+            first_chunk = min(first_chunk, self.first_audio_at)
         instants = {
             "committed": self.final_at,
             "reply_text": self.reply_text_at,
-            "tts_first_chunk": self.tts_first_chunk_at,
+            "tts_first_chunk": first_chunk,
             "first_frame": self.first_audio_at,
             "playout": self.playout_at,
             "reply_done": self.reply_done_at,

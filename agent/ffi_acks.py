@@ -22,6 +22,11 @@ logger = logging.getLogger("ptt-agent.ffi")
 ACK_S = 3.0  # a completion later than this is treated as lost; the request was sent
 
 
+def _retrieve(task: asyncio.Future[object]) -> None:
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        logger.debug("an SDK request failed after its wait ended", extra={"error": repr(exc)})
+
+
 @dataclass
 class AckWaits:
     """Counts, per request kind, the completions that never came."""
@@ -32,6 +37,7 @@ class AckWaits:
     async def wait(self, what: str, call: Awaitable[object]) -> bool:
         """Await `call` for at most `within` s; False when its completion did not come."""
         task = asyncio.ensure_future(call)
+        task.add_done_callback(_retrieve)  # a late failure, after we stopped waiting
         try:
             done, _ = await asyncio.wait({task}, timeout=self.within)
         finally:

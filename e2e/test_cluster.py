@@ -187,13 +187,14 @@ def first_turn_done(console: Console) -> Console:
 NODE_GONE = re.compile(r"disconnected \(\w+\): rejoining|connection reconnecting")
 
 
-# A room whose agent came from the worker registered with the *other* node keeps that
-# agent's signalling when its host dies: the agent rejoins the room by itself on the
-# survivor, and a dispatch made meanwhile brings a second agent with the same identity
-# (each kicks the other). Seen once in CI; documented in docs/scaling.md, not handled.
-# This test takes a room whose host also carries its agent: the case where every
-# participant of the room loses it at once.
-ROOM_TRIES = 4
+# Two cases, depending on which worker got the room's job. When its host also carries
+# its agent, every participant loses the room at once, and the listing that took the
+# room over may still name the dead agent (the page's `missing` dispatch looks past
+# it). When the agent came from the *other* node's worker, its signalling survives
+# and it rejoins the room by itself: the page waits (MISSING_FROM_ATTEMPT) and the
+# server believes a freshly joined agent, so no second agent with its identity comes.
+# The test prefers the first case and takes the second when that is what it gets.
+ROOM_TRIES = 2
 
 
 def worker_node(stack: Stack, worker: str) -> str:
@@ -214,11 +215,9 @@ def test_node_killed_page_rejoins_through_the_survivor_and_the_next_turn_works(
         console = first_turn_done(launch_console(clips["turns"], room=room))
         dead = node_ids(stack)[room_node(stack, room) or ""]
         (worker,) = jobs_of(stack, room)
-        if worker_node(stack, worker) == dead:
+        if worker_node(stack, worker) == dead or attempt == ROOM_TRIES - 1:
             break
         console.el("disconnect-button").click()
-    else:
-        pytest.fail(f"no room in {ROOM_TRIES} had its agent on its own node")
 
     stack.kill(dead)
     try:

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from livekit import api
 
-from .rebuild import agents_in
+from .rebuild import agents_in, is_agent
 
 logger = logging.getLogger("server")
 
@@ -31,6 +31,7 @@ logger = logging.getLogger("server")
 CONFIRM_S = 5.0  # a job is assigned (or its agent here) this soon, or it was refused
 RETRY_WITHIN_S = 11.0  # bounded: two attempts, the token answer waits at most this long
 RETRY_PAUSE_S = 0.5
+FRESH_AGENT_S = 30.0  # `missing`: an agent listed as joined this recently is believed
 POLL_S = 0.15
 ROOM_EMPTY_TIMEOUT_S = 60  # a room nobody joins closes (and its agent's job ends)
 NO_CAPACITY = "no worker with capacity"
@@ -81,7 +82,19 @@ async def ensure_agent(
     await lkapi.room.create_room(
         api.CreateRoomRequest(name=room, empty_timeout=ROOM_EMPTY_TIMEOUT_S)
     )
-    if trust_listing:
+    if not trust_listing:
+        # an agent that joined since the caller's rejoin is real (it rejoined by itself);
+        # one that joined long ago, and the caller does not see, is a dead node's record
+        listing = await lkapi.room.list_participants(api.ListParticipantsRequest(room=room))
+        now = time.time()
+        fresh = [
+            p
+            for p in listing.participants
+            if is_agent(p, agent_name) and now - p.joined_at < FRESH_AGENT_S
+        ]
+        if fresh:
+            return AgentOutcome(agent_name, "present")
+    else:
         if await agents_in(lkapi, room, agent_name):
             return AgentOutcome(agent_name, "present")
         for d in await lkapi.agent_dispatch.list_dispatch(room_name=room):

@@ -15,6 +15,11 @@ import { postJson } from './api.js';
 export const AGENT_WAIT_MS = 10_000;
 export const REJOIN_DISPATCH_MS = 3_000;
 export const REJOIN_DISPATCH_TRIES = 10;
+// From this attempt on the page says it sees no agent (`missing`): the server then
+// looks past a listing that names an agent nobody has seen since before the rejoin
+// (a cluster node died: docs/scaling.md). Not earlier, so that an agent rejoining by
+// itself (its own connection survived) is seen before a second one is sent.
+export const MISSING_FROM_ATTEMPT = 3;
 
 /** app: {state, update, log}. check() after every change of the agent or the connection;
  *  reconnected() once a rejoin or a livekit-client reconnect has succeeded. */
@@ -41,7 +46,7 @@ export function createAgentWait({ state, update, log }) {
       try {
         // missing: this page is in the room and sees no agent (a listing may say otherwise
         // after a cluster node died: docs/scaling.md)
-        const body = { room, agent, missing: true };
+        const body = { room, agent, missing: n >= MISSING_FROM_ATTEMPT };
         const result = await postJson('/api/agent/dispatch', body, state.form.accessKey);
         if (result.dispatch?.status === 'refused') {
           log('warn', `no agent after reconnecting to ${room}: ${agent} refused, ` +

@@ -385,6 +385,9 @@ def test_cancel_button_cancels_the_held_turn(listening: OpenConsole) -> None:
     expect(cancel).to_be_disabled()
 
     def press() -> None:
+        # the agent can be listening before the page's microphone is published: the key
+        # is ignored while the button is disabled, as a person would see
+        expect(console.el("ptt-button")).to_be_enabled()
         keyboard.down("Space")  # talk with the key, click Cancel with the mouse
         expect(console.el("ptt-button")).to_have_attribute("aria-pressed", "true")
 

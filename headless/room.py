@@ -91,6 +91,8 @@ class Received:
     """What the agent sent, in arrival order."""
 
     metrics: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    # the sender of each metrics entry (its participant sid: a rebuilt agent has a new one)
+    metrics_senders: list[str] = field(default_factory=list)
     logs: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     segments: dict[str, Segment] = field(default_factory=dict)
     states: list[tuple[float, str]] = field(default_factory=list)
@@ -124,7 +126,9 @@ class RoomClient:
         room.on("track_subscribed", self._on_track)
         room.on("disconnected", self._on_disconnected)
         room.register_text_stream_handler(TOPIC_TRANSCRIPTION, self._on_transcription)
-        room.register_text_stream_handler(TOPIC_METRICS, self._on_json(self.got.metrics))
+        room.register_text_stream_handler(
+            TOPIC_METRICS, self._on_json(self.got.metrics, self.got.metrics_senders)
+        )
         room.register_text_stream_handler(TOPIC_LOG, self._on_json(self.got.logs))
         # like the page: subscribed only to what is measured (the agent's audio), the
         # microphone published muted and open only while the talk button is held
@@ -287,8 +291,13 @@ class RoomClient:
         finally:
             await stream.aclose()
 
-    def _on_json(self, into: list[tuple[float, dict[str, Any]]]) -> Any:
-        def handler(reader: rtc.TextStreamReader, _sender: str) -> None:
+    def _on_json(
+        self, into: list[tuple[float, dict[str, Any]]], senders: list[str] | None = None
+    ) -> Any:
+        def handler(reader: rtc.TextStreamReader, sender: str) -> None:
+            participant = self.room.remote_participants.get(sender)
+            origin = f"{sender}/{participant.sid if participant else ''}"
+
             async def read() -> None:
                 text = await reader.read_all()
                 at = time.monotonic()
@@ -297,6 +306,8 @@ class RoomClient:
                         value = json.loads(line)
                         if isinstance(value, dict):
                             into.append((at, value))
+                            if senders is not None:
+                                senders.append(origin)
                 await self._notify()
 
             self._spawn(read())

@@ -101,6 +101,13 @@ class TurnResult:
         }
 
 
+def _turn_key(
+    senders: list[str], got: list[tuple[float, dict[str, Any]]], i: int
+) -> tuple[str, Any]:
+    """Which agent (participant sid: a rebuilt agent counts turns from 1 again) and turn."""
+    return (senders[i] if i < len(senders) else "", got[i][1].get("turn"))
+
+
 def _rpc(o: RpcOutcome | None) -> dict[str, Any] | None:
     if o is None:
         return None
@@ -219,13 +226,22 @@ class Talker:
     async def _metrics_for(
         self, mark: int, pred: Any, within: float
     ) -> tuple[float, dict[str, Any]] | None:
-        """The first metrics entry after `mark` owned by this client satisfying `pred`."""
+        """The first metrics entry after `mark` owned by this client satisfying `pred`,
+        of a turn the agent had not reported before `mark`: the agent publishes a turn
+        again at its first audio and its reply's end, and after a barge-in those of the
+        previous turn arrive after the next press."""
         c = self.client
+        got, senders = c.got.metrics, c.got.metrics_senders
+        reported = {_turn_key(senders, got, i) for i in range(min(mark, len(got)))}
         found: list[tuple[float, dict[str, Any]]] = []
 
         def check() -> bool:
-            for entry in c.got.metrics[mark:]:
-                if entry[1].get("owner") == c.identity and pred(entry[1]):
+            for i in range(mark, len(got)):
+                entry = got[i]
+                if entry[1].get("owner") != c.identity or not pred(entry[1]):
+                    continue
+                key = _turn_key(senders, got, i)
+                if key[1] is None or key not in reported:
                     found.append(entry)
                     return True
             return False

@@ -1,0 +1,87 @@
+"""Headless client: which `ptt.metrics` entry is a turn's (late entries of earlier turns
+must not be taken for the next one's, as after a barge-in)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from headless.room import Received
+from headless.turns import Talker
+
+pytestmark = pytest.mark.unit
+
+ME = "soak-user"
+
+
+class _Client:
+    """What Talker reads from a RoomClient: who it is and what the agent sent."""
+
+    def __init__(self) -> None:
+        self.identity = ME
+        self.got = Received()
+
+    def agent_attr(self, key: str) -> str | None:
+        return "job-1" if key == "ptt.instance" else None
+
+    async def wait_for(self, predicate: Callable[[], bool], within: float) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while not predicate():
+            if loop.time() > deadline:
+                return False
+            await asyncio.sleep(0.005)
+        return True
+
+    def receive(self, sender: str, **data: Any) -> None:
+        self.got.metrics.append((0.0, {"owner": ME, **data}))
+        self.got.metrics_senders.append(sender)
+
+
+def _committed(m: dict[str, Any]) -> bool:
+    return m.get("release_to_final_ms") is not None
+
+
+async def test_a_late_entry_of_the_previous_turn_is_not_the_next_turns() -> None:
+    client = _Client()
+    talker = Talker(client)  # type: ignore[arg-type]
+    client.receive("ptt-agent/PA_1", turn=23, transcript="repeat that", release_to_final_ms=12)
+    mark = len(client.got.metrics)  # the barge-in: pressed while turn 23's reply plays
+
+    async def agent() -> None:
+        await asyncio.sleep(0.02)  # turn 23's first-audio entry, after the press
+        client.receive("ptt-agent/PA_1", turn=23, transcript="repeat that", release_to_final_ms=12)
+        await asyncio.sleep(0.02)
+        client.receive(
+            "ptt-agent/PA_1", turn=24, transcript="close the door", release_to_final_ms=8
+        )
+
+    feed = asyncio.ensure_future(agent())
+    entry = await talker._metrics_for(mark, _committed, 2.0)
+    await feed
+    assert entry is not None
+    assert entry[1]["turn"] == 24
+    assert entry[1]["transcript"] == "close the door"
+
+
+async def test_a_rebuilt_agent_counting_from_one_again_is_matched() -> None:
+    client = _Client()
+    talker = Talker(client)  # type: ignore[arg-type]
+    client.receive("ptt-agent/PA_old", turn=1, transcript="hello agent", release_to_final_ms=10)
+    mark = len(client.got.metrics)
+    client.receive("ptt-agent/PA_new", turn=1, transcript="good night", release_to_final_ms=11)
+    entry = await talker._metrics_for(mark, _committed, 1.0)
+    assert entry is not None
+    assert entry[1]["transcript"] == "good night"
+
+
+async def test_only_earlier_entries_of_that_turn_leave_nothing() -> None:
+    client = _Client()
+    talker = Talker(client)  # type: ignore[arg-type]
+    client.receive("ptt-agent/PA_1", turn=3, transcript="red", release_to_final_ms=10)
+    mark = len(client.got.metrics)
+    client.receive("ptt-agent/PA_1", turn=3, transcript="red", release_to_final_ms=10)
+    assert await talker._metrics_for(mark, _committed, 0.1) is None

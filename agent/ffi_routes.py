@@ -8,34 +8,204 @@ the subscriber's loop:
   and drops those of other streams after the hop;
 - a `Room` takes every event that is not stream media, among them the completion of
   every `AudioSource.capture_frame` of the process (100 a second per paced source,
-  paced_source.py) and the room events of every other room, and pushes each through
-  its local participant's queue before the next.
+  paced_source.py) and the room events of every other room;
+- every awaited request (`capture_frame`, `set_attributes`, `publish_data`, ...)
+  subscribes with no filter at all, from just before the request until its completion,
+  and so takes every event of the process meanwhile: each audio frame of every stream,
+  each completion of every other request. A paced source always has one such request
+  pending.
 
 With N sessions in one process (jobs on the thread executor, or the headless client's
-sessions) that is O(N^2) wake-ups. livekit 1.2 filters audio streams by handle; this
-module applies the same narrowing to the pinned SDK once each object knows its handle
-(events before that still pass, as before, and are dropped by the object itself).
+sessions) that is O(N^2) wake-ups. `install()` replaces the process's event queue with
+`RoutedFfiQueue`:
+
+- an audio stream's frames go to that stream only, once the stream knows its handle;
+- an awaited request's subscriber is bound to its request's `async_id` as soon as the
+  request returns it (the SDK always subscribes, then requests, on the same thread), and
+  from then on gets only that request's completion. Until then it gets everything, as
+  before, so a completion that comes back first is not lost;
+- rooms get what they got before, minus other streams' media and other sources' frame
+  completions (they never use either); their filters are narrowed once connected.
+
+Subscribers with a filter of their own (rooms, data streams, data tracks) keep it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from livekit import rtc
-from livekit.rtc._ffi_client import FfiClient
+from livekit.rtc._ffi_client import FfiClient, FfiQueue
+from livekit.rtc._utils import Queue
 
 _ROOM_NEVER = ("audio_stream_event", "video_stream_event", "capture_audio_frame")
+_lock = threading.Lock()
 _installed = False
+
+Filter = Callable[[Any], bool]
+
+
+@dataclass(eq=False)
+class _Sub:
+    queue: Queue[Any]
+    loop: Any
+    filter_fn: Filter | None
+    async_id: int | None = None  # an awaited request's: only its completion is wanted
+    stream: int | None = None  # an audio stream's handle: only its frames are wanted
+
+
+def _async_id(message: Any) -> int | None:
+    """The `async_id` of a response or callback (every async request has one), or None."""
+    if message is None:
+        return None
+    which = message.WhichOneof("message")
+    if which is None:
+        return None
+    aid = getattr(getattr(message, which), "async_id", None)
+    return aid if isinstance(aid, int) and aid else None
+
+
+class RoutedFfiQueue(FfiQueue[Any]):
+    """The SDK's event queue, delivering by stream handle and request id."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._subs: list[_Sub] = []  # filtered and unbound subscribers: checked per event
+        self._by_async_id: dict[int, _Sub] = {}
+        self._by_stream: dict[int, list[_Sub]] = {}
+        self._local = threading.local()  # the last unfiltered subscriber, per thread
+
+    # -- the FfiQueue interface ------------------------------------------------------
+    def subscribe(self, loop: Any | None = None, filter_fn: Filter | None = None) -> Queue[Any]:
+        with self._lock:
+            sub = _Sub(Queue(), loop or asyncio.get_event_loop(), filter_fn)
+            self._subs.append(sub)
+            self._local.candidate = sub if filter_fn is None else None
+            return sub.queue
+
+    def unsubscribe(self, queue: Queue[Any]) -> None:
+        with self._lock:
+            if getattr(self._local, "candidate", None) is not None:
+                if self._local.candidate.queue is queue:
+                    self._local.candidate = None
+            for i, sub in enumerate(self._subs):
+                if sub.queue is queue:
+                    del self._subs[i]
+                    return
+            for aid, sub in self._by_async_id.items():
+                if sub.queue is queue:
+                    del self._by_async_id[aid]
+                    return
+            for handle, subs in self._by_stream.items():
+                for i, sub in enumerate(subs):
+                    if sub.queue is queue:
+                        del subs[i]
+                        if not subs:
+                            del self._by_stream[handle]
+                        return
+
+    def put(self, item: Any) -> None:
+        which = item.WhichOneof("message")
+        with self._lock:
+            if which == "audio_stream_event":
+                subs = self._by_stream.get(item.audio_stream_event.stream_handle)
+                if subs:
+                    for sub in subs:
+                        self._deliver(sub, item)
+                    return
+            else:
+                aid = _async_id(item)
+                if aid is not None and (waiter := self._by_async_id.get(aid)) is not None:
+                    self._deliver(waiter, item)
+            for sub in self._subs:
+                if sub.filter_fn is not None:
+                    try:
+                        if not sub.filter_fn(item):
+                            continue
+                    except Exception:
+                        pass  # on a filter error, deliver (the SDK's rule)
+                self._deliver(sub, item)
+
+    # -- routing ---------------------------------------------------------------------
+    def request_returned(self, response: Any) -> None:
+        """The calling thread's request returned: bind the subscriber made just before."""
+        with self._lock:
+            sub = getattr(self._local, "candidate", None)
+            self._local.candidate = None
+            aid = _async_id(response)
+            if sub is None or aid is None or sub not in self._subs:
+                return
+            self._subs.remove(sub)
+            sub.async_id = aid
+            self._by_async_id[aid] = sub
+
+    def route_stream(self, queue: Queue[Any], handle: int) -> None:
+        """An audio stream's queue gets its own frames only."""
+        with self._lock:
+            for sub in self._subs:
+                if sub.queue is queue:
+                    self._subs.remove(sub)
+                    sub.stream = handle
+                    self._by_stream.setdefault(handle, []).append(sub)
+                    return
+
+    def narrow(self, queue: Queue[Any], filter_fn: Filter) -> None:
+        """Replace the filter of `queue`'s subscription."""
+        with self._lock:
+            for sub in self._subs:
+                if sub.queue is queue:
+                    sub.filter_fn = filter_fn
+                    return
+
+    def counts(self) -> dict[str, int]:
+        """Subscribers by kind (tests and diagnostics)."""
+        with self._lock:
+            return {
+                "checked": len(self._subs),
+                "unbound": sum(1 for s in self._subs if s.filter_fn is None),
+                "requests": len(self._by_async_id),
+                "streams": sum(len(s) for s in self._by_stream.values()),
+            }
+
+    @staticmethod
+    def _deliver(sub: _Sub, item: Any) -> None:
+        try:
+            sub.loop.call_soon_threadsafe(sub.queue.put_nowait, item)
+        except RuntimeError:
+            pass  # its loop is closed: the SDK logs and goes on, so does this
 
 
 def install() -> None:
-    """Narrow the filters of every AudioStream and Room created from now on (idempotent)."""
+    """Route this process's FFI events (idempotent; call before the first Room)."""
     global _installed
-    if _installed:
-        return
-    _installed = True
+    with _lock:
+        if _installed:
+            return
+        _installed = True
+    client = FfiClient.instance
+    routed = RoutedFfiQueue()
+    with client._queue._lock:
+        for queue, loop, fn in client._queue._subscribers:  # made before install
+            routed._subs.append(_Sub(queue, loop, fn if fn is not None else _everything))
+        client._queue = routed
+    request = FfiClient.request
+
+    @functools.wraps(request)
+    def _request(self: FfiClient, req: Any) -> Any:
+        try:
+            resp = request(self, req)
+        except BaseException:
+            routed.request_returned(None)
+            raise
+        routed.request_returned(resp)
+        return resp
+
+    FfiClient.request = _request  # type: ignore[method-assign]
     stream_init = rtc.AudioStream.__init__
     room_connect = rtc.Room.connect
 
@@ -44,30 +214,24 @@ def install() -> None:
         stream_init(self, *args, **kwargs)
         handle = self._ffi_handle
         if handle is not None:
-            _narrow(self._ffi_queue, _stream_filter(handle.handle))
+            routed.route_stream(self._ffi_queue, handle.handle)
 
     @functools.wraps(room_connect)
     async def _room_connect(self: rtc.Room, *args: Any, **kwargs: Any) -> None:
         await room_connect(self, *args, **kwargs)
         handle = self._ffi_handle
         if handle is not None:
-            _narrow(self._ffi_queue, _room_filter(handle.handle))
+            routed.narrow(self._ffi_queue, _room_filter(handle.handle))
 
     rtc.AudioStream.__init__ = _stream_init  # type: ignore[method-assign]
     rtc.Room.connect = _room_connect  # type: ignore[method-assign]
 
 
-def _stream_filter(handle: int) -> Callable[[Any], bool]:
-    def wanted(e: Any) -> bool:
-        return bool(
-            e.WhichOneof("message") == "audio_stream_event"
-            and e.audio_stream_event.stream_handle == handle
-        )
-
-    return wanted
+def _everything(_e: Any) -> bool:
+    return True
 
 
-def _room_filter(handle: int) -> Callable[[Any], bool]:
+def _room_filter(handle: int) -> Filter:
     def wanted(e: Any) -> bool:
         which = e.WhichOneof("message")
         if which in _ROOM_NEVER:
@@ -75,13 +239,3 @@ def _room_filter(handle: int) -> Callable[[Any], bool]:
         return bool(which != "room_event" or e.room_event.room_handle == handle)
 
     return wanted
-
-
-def _narrow(queue: Any, fn: Callable[[Any], bool]) -> None:
-    ffi_queue = FfiClient.instance.queue
-    with ffi_queue._lock:
-        subs = ffi_queue._subscribers
-        for i, (q, loop, _old) in enumerate(subs):
-            if q is queue:
-                subs[i] = (q, loop, fn)
-                return

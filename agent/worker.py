@@ -30,6 +30,7 @@ from .ptt import ATTR_PAUSED, ATTR_TURN_OWNER, PttController, as_rpc_error
 from .room_output import paced_source_of, use_paced_room_output
 from .session import ptt_session
 from .stt_reset import ResettableSTT
+from .transcript_sync import text_with_first_audio
 
 logger = logging.getLogger("ptt-agent")
 
@@ -130,6 +131,7 @@ async def entrypoint(ctx: JobContext) -> None:
     # in the job's own process, before its room audio is built (measured: set up in
     # prewarm instead, the idle reply track went back to sending silence)
     use_paced_room_output()
+    text_with_first_audio()
     ffi_routes.install()
     stt = build_stt(cfg)
     session = ptt_session(stt)
@@ -185,6 +187,7 @@ def prewarm(proc: JobProcess) -> None:
     connection built it, blocking every job's loop for 0.1–0.8 s at its start). The
     context is cached per process (livekit-agents' http_context); an SDK without that
     cache just builds it at the first connection, as before."""
+    ffi_routes.install()  # before the job's room exists, so its filter is narrowed too
     build = getattr(http_context, "_create_ssl_context", None)
     if callable(build):
         build()

@@ -1,0 +1,45 @@
+"""The agent's reply text no later than its audio.
+
+livekit-agents releases the reply's words in step with its audio
+(`TextOutputOptions.sync_transcription`, on by default): each word goes out half-way
+through its estimated duration (`_SegmentSynchronizerImpl._main_task` sleeps
+`delay / 2` before sending it, and `delay / 2` after). So the first word leaves about
+130 ms (one syllable at the standard 3.83 syllables a second, halved) after the first
+audio frame, and reaches a listener after the audio it belongs to: the reply's text
+came 100 ms after its first audible frame at the client, in 20 of 20 turns.
+
+`text_with_first_audio()` lets each segment's first word go out when its playback
+starts; every later word keeps the framework's pacing (which measures elapsed playback,
+so it does not drift), and the text of an interrupted reply still stops where the
+audio stopped. Process-wide and idempotent (livekit-agents 1.8.9's internals).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from livekit.agents.voice.transcription import synchronizer
+
+_FIRST_OUT = "_ptt_first_word_out"
+_installed = False
+
+
+def text_with_first_audio() -> None:
+    """Send each synchronised segment's first word with its first audio frame."""
+    global _installed
+    if _installed:
+        return
+    impl = synchronizer._SegmentSynchronizerImpl
+    sleep = impl._sleep_if_not_closed
+
+    @functools.wraps(sleep)
+    async def _sleep(self: Any, delay: float) -> None:
+        # the main task's first sleep is the one before the first word
+        if not getattr(self, _FIRST_OUT, False):
+            setattr(self, _FIRST_OUT, True)
+            return
+        await sleep(self, delay)
+
+    impl._sleep_if_not_closed = _sleep  # type: ignore[method-assign]
+    _installed = True

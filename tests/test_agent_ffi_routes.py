@@ -1,0 +1,129 @@
+"""agent.ffi_routes: each FFI event reaches the subscribers it is for, and no completion
+is lost (the SDK's real protobuf messages, the queue's real delivery through loops)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import pytest
+from livekit.rtc._proto import ffi_pb2 as proto
+
+from agent.ffi_routes import RoutedFfiQueue
+
+pytestmark = pytest.mark.unit
+
+
+def _callback(aid: int) -> Any:
+    e = proto.FfiEvent()
+    e.capture_audio_frame.async_id = aid
+    return e
+
+
+def _response(aid: int) -> Any:
+    r = proto.FfiResponse()
+    r.capture_audio_frame.async_id = aid
+    return r
+
+
+def _frame(stream: int) -> Any:
+    e = proto.FfiEvent()
+    e.audio_stream_event.stream_handle = stream
+    return e
+
+
+def _room_event(room: int) -> Any:
+    e = proto.FfiEvent()
+    e.room_event.room_handle = room
+    return e
+
+
+async def _drain(queue: Any) -> list[Any]:
+    await asyncio.sleep(0)  # deliveries are call_soon_threadsafe callbacks
+    await asyncio.sleep(0)
+    out = []
+    while not queue.empty():
+        out.append(queue.get_nowait())
+    return out
+
+
+async def test_a_bound_request_gets_its_completion_and_nothing_else() -> None:
+    q = RoutedFfiQueue()
+    waiter = q.subscribe()
+    q.request_returned(_response(41))
+    other = q.subscribe()  # another request, still unbound
+    for event in (_frame(5), _callback(40), _room_event(1), _callback(41)):
+        q.put(event)
+    got = await _drain(waiter)
+    assert [e.capture_audio_frame.async_id for e in got] == [41]
+    # the unbound one still sees everything, as the SDK's own queue does
+    assert len(await _drain(other)) == 4
+    assert q.counts() == {"checked": 1, "unbound": 1, "requests": 1, "streams": 0}
+
+
+async def test_a_completion_before_the_binding_is_not_lost() -> None:
+    q = RoutedFfiQueue()
+    waiter = q.subscribe()
+    q.put(_callback(7))  # the FFI thread was faster than the request's return
+    q.request_returned(_response(7))
+    q.put(_frame(3))
+    got = await _drain(waiter)
+    assert [e.WhichOneof("message") for e in got] == ["capture_audio_frame"]
+
+
+async def test_a_stream_gets_only_its_own_frames_once_routed() -> None:
+    q = RoutedFfiQueue()
+    a = q.subscribe(filter_fn=lambda e: e.WhichOneof("message") == "audio_stream_event")
+    b = q.subscribe(filter_fn=lambda e: e.WhichOneof("message") == "audio_stream_event")
+    q.put(_frame(2))  # before either knows its handle: both, as before
+    q.route_stream(a, 1)
+    q.route_stream(b, 2)
+    for h in (1, 2, 2, 1, 2):
+        q.put(_frame(h))
+    assert [e.audio_stream_event.stream_handle for e in await _drain(a)] == [2, 1, 1]
+    assert [e.audio_stream_event.stream_handle for e in await _drain(b)] == [2, 2, 2, 2]
+    q.unsubscribe(a)
+    q.unsubscribe(b)
+    assert q.counts() == {"checked": 0, "unbound": 0, "requests": 0, "streams": 0}
+
+
+async def test_filtered_subscribers_keep_their_filters_and_see_completions() -> None:
+    """A room takes the completions of requests it forwards (publish_track's), bound or
+    not; with its narrowed filter it never takes frame completions."""
+    q = RoutedFfiQueue()
+    room = q.subscribe(filter_fn=lambda e: e.WhichOneof("message") != "audio_stream_event")
+    waiter = q.subscribe()
+    q.request_returned(_response(9))
+    q.put(_callback(9))
+    q.put(_frame(1))
+    q.put(_room_event(4))
+    assert [e.WhichOneof("message") for e in await _drain(room)] == [
+        "capture_audio_frame",
+        "room_event",
+    ]
+    assert len(await _drain(waiter)) == 1
+
+
+async def test_binding_is_per_thread_and_cleared_by_any_request() -> None:
+    q = RoutedFfiQueue()
+    mine = q.subscribe()
+    q.request_returned(None)  # a request that raised: nothing is bound
+    q.request_returned(_response(3))  # a later request does not take the old subscriber
+    assert q.counts()["requests"] == 0
+    loop = asyncio.get_running_loop()
+    theirs: list[Any] = []
+
+    def elsewhere() -> None:  # another thread's request binds nothing of this thread's
+        q.request_returned(_response(5))
+        theirs.append(q.subscribe(loop=loop))
+
+    mine2 = q.subscribe()
+    t = threading.Thread(target=elsewhere)
+    t.start()
+    t.join()
+    q.request_returned(_response(6))
+    assert q.counts() == {"checked": 2, "unbound": 2, "requests": 1, "streams": 0}
+    q.put(_callback(6))
+    assert len(await _drain(mine2)) == 1
+    assert len(await _drain(mine)) == 1  # never bound: it sees everything

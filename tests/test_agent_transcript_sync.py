@@ -1,0 +1,70 @@
+"""agent.transcript_sync: a synchronised reply's first word goes out with its first
+audio, and the words after it keep the framework's pacing (the real synchronizer)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from livekit.agents import tokenize
+from livekit.agents.voice import io
+from livekit.agents.voice.transcription import synchronizer
+
+from agent.transcript_sync import text_with_first_audio
+
+pytestmark = pytest.mark.unit
+
+
+class _Text(io.TextOutput):
+    def __init__(self) -> None:
+        super().__init__(label="recorded", next_in_chain=None)
+        self.words: list[str] = []
+
+    async def capture_text(self, text: str) -> None:
+        self.words.append(str(text))
+
+    def flush(self) -> None:
+        pass
+
+
+def _segment(out: _Text) -> synchronizer._SegmentSynchronizerImpl:
+    options = synchronizer._TextSyncOptions(
+        speed=1.0,
+        hyphenate_word=tokenize.basic.hyphenate_word,
+        word_tokenizer=tokenize.basic.WordTokenizer(
+            retain_format=True, ignore_punctuation=False, split_character=True
+        ),
+        speaking_rate_detector=synchronizer.SpeakingRateDetector(),
+    )
+    segment = synchronizer._SegmentSynchronizerImpl(options=options, next_in_chain=out)
+    segment.push_text("You said hello agent.")
+    segment.end_text_input()
+    return segment
+
+
+async def _words_once_playing(
+    segment: synchronizer._SegmentSynchronizerImpl, out: _Text
+) -> list[str]:
+    """The words out after playback starts and the loop runs, with no time passing."""
+    segment.on_playback_started(time.time())
+    for _ in range(50):
+        await asyncio.sleep(0)
+    words = list(out.words)
+    await segment.aclose()
+    return words
+
+
+async def test_the_framework_alone_sends_no_word_when_the_audio_starts() -> None:
+    """The reason for the module: without it the first word waits half its duration."""
+    if getattr(synchronizer._SegmentSynchronizerImpl._sleep_if_not_closed, "__wrapped__", None):
+        pytest.skip("text_with_first_audio() is installed in this process already")
+    out = _Text()
+    assert await _words_once_playing(_segment(out), out) == []
+
+
+async def test_the_first_word_goes_out_with_the_first_audio_and_only_it() -> None:
+    text_with_first_audio()
+    text_with_first_audio()  # idempotent
+    out = _Text()
+    assert await _words_once_playing(_segment(out), out) == ["You"]

@@ -14,7 +14,9 @@ class ErrorCode(IntEnum):
     INVALID_PAYLOAD = 4400
     NOT_TURN_OWNER = 4403
     NO_OPEN_TURN = 4404
+    TURN_EVICTED = 4410  # get_turn_audio: the turn's audio is no longer kept
     TURN_BUSY = 4409
+    TURN_UNKNOWN = 4416  # get_turn_audio: no such turn (not yet, or never)
     PAUSED = 4423
     INTERNAL = 4500
     NOT_READY = 4503
@@ -55,3 +57,11 @@ class Paused(PttError):
 
 class NotReady(PttError):
     code = ErrorCode.NOT_READY
+
+
+class TurnEvicted(PttError):
+    code = ErrorCode.TURN_EVICTED
+
+
+class TurnUnknown(PttError):
+    code = ErrorCode.TURN_UNKNOWN

@@ -1,7 +1,7 @@
 """Push-to-talk turn control: the RPC methods and the rules between them.
 
 Methods: `start_turn`, `end_turn`, `cancel_turn` (LiveKit's PTT convention) and
-`pause`, `resume` (ours). Payload: empty or a JSON object.
+`pause`, `resume`, `get_turn_audio` (ours). Payload: empty or a JSON object.
 
 Arbitration between participants: first come, first served. The participant
 whose `start_turn` opened the turn holds it until their own `end_turn` or
@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -24,12 +25,14 @@ from livekit.agents import AgentSession
 from .errors import InvalidPayload, NoOpenTurn, NotReady, NotTurnOwner, Paused, PttError, TurnBusy
 from .stt_reset import ResettableSTT
 from .timings import TurnTimings
+from .turn_audio import TurnAudioStore
 
 logger = logging.getLogger("ptt-agent.ptt")
 
 ATTR_PAUSED = "ptt.paused"
 ATTR_TURN_OWNER = "ptt.turn_owner"
 TOPIC_METRICS = "ptt.metrics"
+TOPIC_TURN_AUDIO = "ptt.turn_audio"  # byte streams: a turn's audio as the STT got it (WAV)
 
 TRANSCRIPT_TIMEOUT = 3.0
 STT_FLUSH_DURATION = 1.0
@@ -43,6 +46,10 @@ class RoomLink(Protocol):
     async def set_attributes(self, attributes: dict[str, str]) -> None: ...
 
     async def publish(self, topic: str, payload: dict[str, Any]) -> None: ...
+
+    async def send_bytes(
+        self, data: bytes, *, to: str, topic: str, stream_id: str, attributes: dict[str, str]
+    ) -> None: ...
 
 
 @dataclass
@@ -74,6 +81,7 @@ class PttController:
         stt: ResettableSTT,
         room: RoomLink,
         transcript_timeout: float = TRANSCRIPT_TIMEOUT,
+        turn_audio: TurnAudioStore | None = None,
     ) -> None:
         self._session = session
         # how long a commit waits for the STT's final; an STT that dies after the release
@@ -88,8 +96,12 @@ class PttController:
         self._replying: TurnTimings | None = None  # the turn whose reply is under way
         self._pending_commit: asyncio.Future[str] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.turn_audio = turn_audio or TurnAudioStore()
+        self._hearing: TurnTimings | None = None  # the turn whose audio the STT gets now
         stt.on_turn_ready = self._on_stt_ready
+        stt.on_fed = lambda frame, preroll: self.turn_audio.fed(frame, preroll=preroll)
         session.on("agent_state_changed", self._on_agent_state)
+        session.on("user_input_transcribed", self._on_transcribed)
         for model in (session.llm, session.tts):  # their own events, any provider's
             subscribe = getattr(model, "on", None)
             if callable(subscribe):
@@ -115,6 +127,7 @@ class PttController:
             "cancel_turn": self.cancel_turn,
             "pause": self.pause,
             "resume": self.resume,
+            "get_turn_audio": self.get_turn_audio,
         }
 
     async def start_turn(self, caller: str, payload: str) -> str:
@@ -128,6 +141,8 @@ class PttController:
         self._turn_count += 1
         timings = TurnTimings(turn=self._turn_count, owner=caller, pressed_at=t0)
         self._turn = _Turn(owner=caller, timings=timings)  # claimed before any await
+        self.turn_audio.start(self._turn_count)
+        self._hearing = timings
         await self._settle_commit()
         self._interrupt()
         self._room.listen_to(caller)
@@ -196,6 +211,31 @@ class PttController:
         await self._room.set_attributes({ATTR_PAUSED: "0"})
         return "resumed"
 
+    async def get_turn_audio(self, caller: str, payload: str) -> str:
+        """Send `caller` the audio turn `turn` fed the STT (pre-roll and turn, as a WAV
+        byte stream on `ptt.turn_audio`); the answer names the stream and describes it.
+        Refused with TURN_UNKNOWN (no such turn) or TURN_EVICTED (no longer kept)."""
+        turn = parse_payload(payload).get("turn")
+        if isinstance(turn, bool) or not isinstance(turn, int) or turn < 1:
+            raise InvalidPayload('get_turn_audio needs {"turn": N}, N a turn number ≥ 1')
+        rec = self.turn_audio.get(turn)
+        stream_id = f"ptt-turn-audio-{turn}-{uuid.uuid4().hex[:12]}"
+        h = self._hearing
+        complete = h is None or h.turn != turn or h.final_at is not None or h.cancelled
+        wav = rec.wav()
+        self._spawn(
+            self._room.send_bytes(
+                wav,
+                to=caller,
+                topic=TOPIC_TURN_AUDIO,
+                stream_id=stream_id,
+                attributes={"ptt.turn": str(turn)},
+            )
+        )
+        return json.dumps(
+            {"stream_id": stream_id, "bytes": len(wav), "complete": complete, **rec.describe()}
+        )
+
     def participant_left(self, identity: str) -> None:
         """The turn holder left the room: their turn is cancelled."""
         if self._turn is not None and self._turn.owner == identity:
@@ -241,6 +281,7 @@ class PttController:
 
     def _cancel(self, turn: _Turn) -> None:
         self._stt.close_turn()
+        self.turn_audio.stop()
         self._session.clear_user_turn()
         turn.timings.cancelled = True
         logger.info("turn cancelled", extra={"turn": turn.timings.turn, "owner": turn.owner})
@@ -279,6 +320,12 @@ class PttController:
             if timings.first_audio_at is not None:  # its reply played out or was cut
                 timings.reply_done_at = time.monotonic()
                 self._spawn(self._room.publish(TOPIC_METRICS, timings.to_dict()))
+
+    def _on_transcribed(self, ev: Any) -> None:
+        """The user's interim transcripts of the turn being heard, on the agent's clock."""
+        timings = self._hearing
+        if timings is not None and not getattr(ev, "is_final", True):
+            timings.add_interim(time.monotonic())
 
     def _on_metrics(self, m: Any) -> None:
         """The LLM's and the TTS's metrics (a user's cloud models report the same): each

@@ -171,6 +171,8 @@ class ResettableSTT(stt.STT):
         self._context = contextvars.copy_context()
         self.recoveries = 0
         """How often a turn was replayed into a fresh inner stream (the STT failed)."""
+        self.on_fed: Callable[[rtc.AudioFrame, bool], None] | None = None
+        """Called with each frame a turn feeds the STT, and whether it is pre-roll."""
         self.on_turn_ready: Callable[[float, float], None] | None = None
         """Called with the monotonic time a turn's stream could first send audio and the
         seconds of pre-roll audio replayed into it."""
@@ -303,7 +305,7 @@ class TurnStream(stt.RecognizeStream):
                 since = owner._turn_pressed_at - owner._preroll_window
                 preroll = owner._preroll.take(since)
                 for frame in preroll:
-                    self._send(frame)
+                    self._send(frame, preroll=True)
                 self.preroll_seconds = sum(f.duration for f in preroll)
                 tasks.append(asyncio.create_task(self._report_ready()))
             tasks.append(asyncio.create_task(self._forward_input()))
@@ -318,9 +320,11 @@ class TurnStream(stt.RecognizeStream):
             await close_stream(self._inner.stream if self._inner else inner.stream)
             self._kept = []  # the framework may hold on to ended streams: free the audio
 
-    def _send(self, frame: rtc.AudioFrame) -> None:
+    def _send(self, frame: rtc.AudioFrame, *, preroll: bool = False) -> None:
         """Feed a frame of the open turn to the STT, and keep it for a replay."""
         self._kept.append(frame)
+        if self._owner.on_fed is not None:
+            self._owner.on_fed(frame, preroll)
         self._to_inner(lambda stream: stream.push_frame(frame))
 
     def _to_inner(self, action: Callable[[stt.RecognizeStream], None]) -> None:

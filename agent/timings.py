@@ -11,12 +11,22 @@ null until reached; docs/agent-metrics.md):
   starts speaking; `release_to_first_audio_ms`);
 - `playout`: that frame handed to WebRTC by the paced source (the agent's last step);
 - `reply_done`: the reply has played out, or was interrupted.
+
+`instants_ms` gives the same instants (and the turn's start, its STT stream ready and
+its interim transcripts) on the agent's own monotonic clock in ms, for a page that
+aligns them with its clock from the RPC round trips (the turn inspector).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+MAX_INTERIMS = 64
+
+
+def _clock_ms(at: float | None) -> float | None:
+    return None if at is None else round(at * 1000, 1)
 
 
 def _ms(start: float | None, end: float | None) -> float | None:
@@ -45,6 +55,11 @@ class TurnTimings:
     cancelled: bool = False
     preroll_ms: float = 0.0
     rpc_ms: dict[str, float] = field(default_factory=dict)
+    interims: list[float] = field(default_factory=list)  # interim transcripts, monotonic
+
+    def add_interim(self, at: float) -> None:
+        if len(self.interims) < MAX_INTERIMS:
+            self.interims.append(at)
 
     def record_rpc(self, method: str, started: float, ended: float) -> None:
         """How long the agent took to handle `method` (monotonic instants)."""
@@ -70,6 +85,23 @@ class TurnTimings:
         }
         return {name: _ms(self.released_at, at) for name, at in instants.items()}
 
+    def instants_ms(self) -> dict[str, Any]:
+        """Every instant of the turn on the agent's monotonic clock, ms (None: not yet)."""
+        instants = {
+            "start_turn": self.pressed_at,
+            "stt_ready": self.stt_ready_at,
+            "end_turn": self.released_at,
+            "committed": self.final_at,
+            "reply_text": self.reply_text_at,
+            "tts_first_chunk": self.tts_first_chunk_at,
+            "first_frame": self.first_audio_at,
+            "playout": self.playout_at,
+            "reply_done": self.reply_done_at,
+        }
+        out: dict[str, Any] = {name: _clock_ms(at) for name, at in instants.items()}
+        out["interims"] = [_clock_ms(at) for at in self.interims]
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "turn": self.turn,
@@ -83,4 +115,5 @@ class TurnTimings:
             "stages_ms": self.stages_ms(),
             "preroll_ms": self.preroll_ms,
             "rpc_ms": dict(self.rpc_ms),
+            "instants_ms": self.instants_ms(),
         }

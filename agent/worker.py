@@ -65,6 +65,20 @@ class _RoomLink:
         local = self._room.local_participant
         await self.acks.wait("send_text", local.send_text(text, topic=topic))
 
+    async def send_bytes(
+        self, data: bytes, *, to: str, topic: str, stream_id: str, attributes: dict[str, str]
+    ) -> None:
+        local = self._room.local_participant
+        await local.send_bytes(
+            data,
+            topic=topic,
+            name=f"{stream_id}.wav",
+            mime_type="audio/wav",
+            destination_identities=[to],
+            attributes=attributes,
+            stream_id=stream_id,
+        )
+
 
 def build_stt(cfg: agent_config.AgentConfig) -> ResettableSTT:
     """Deepgram's plugin, at the local STT service or (with only a key) Deepgram's cloud."""

@@ -120,6 +120,7 @@ class RecordingRoom:
     def __init__(self) -> None:
         self.attributes: dict[str, str] = {}
         self.published: list[tuple[str, dict[str, Any]]] = []
+        self.sent_bytes: list[tuple[str, str, str, bytes]] = []
         self.listening_to: str | None = None
 
     def listen_to(self, identity: str) -> None:
@@ -130,6 +131,11 @@ class RecordingRoom:
 
     async def publish(self, topic: str, payload: dict[str, Any]) -> None:
         self.published.append((topic, payload))
+
+    async def send_bytes(
+        self, data: bytes, *, to: str, topic: str, stream_id: str, attributes: dict[str, str]
+    ) -> None:
+        self.sent_bytes.append((to, topic, stream_id, data))
 
 
 class KillableSTT:

@@ -32,6 +32,7 @@ class AgentConfig:
     http_port: int
     max_sessions: int
     executor: str
+    turn_audio_keep: int = 8
 
     @property
     def uses_cloud(self) -> bool:
@@ -52,10 +53,14 @@ def load(env: dict[str, str] | None = None) -> AgentConfig:
         preroll = int(env.get("PTT_PREROLL_MS", "500")) / 1000
         port = int(env.get("PTT_AGENT_HTTP_PORT", "0"))
         max_sessions = int(env.get("PTT_AGENT_MAX_SESSIONS") or default_max_sessions())
+        keep = int(env.get("PTT_TURN_AUDIO_KEEP", "8"))
     except ValueError as e:
         raise ConfigError(
-            f"PTT_PREROLL_MS, PTT_AGENT_HTTP_PORT and PTT_AGENT_MAX_SESSIONS must be integers: {e}"
+            "PTT_PREROLL_MS, PTT_AGENT_HTTP_PORT, PTT_AGENT_MAX_SESSIONS and "
+            f"PTT_TURN_AUDIO_KEEP must be integers: {e}"
         ) from e
+    if keep < 1:
+        raise ConfigError(f"PTT_TURN_AUDIO_KEEP={keep}: use 1 or more")
     if max_sessions < 1:
         raise ConfigError(f"PTT_AGENT_MAX_SESSIONS={max_sessions}: use 1 or more")
     executor = env.get("PTT_AGENT_EXECUTOR", "process")
@@ -72,4 +77,5 @@ def load(env: dict[str, str] | None = None) -> AgentConfig:
         http_port=port,
         max_sessions=max_sessions,
         executor=executor,
+        turn_audio_keep=keep,
     )

@@ -31,6 +31,7 @@ from .room_output import paced_source_of, use_paced_room_output
 from .session import ptt_session
 from .stt_reset import ResettableSTT
 from .transcript_sync import text_with_first_audio
+from .turn_audio import TurnAudioStore
 
 logger = logging.getLogger("ptt-agent")
 
@@ -155,7 +156,9 @@ async def entrypoint(ctx: JobContext) -> None:
         room_options=room_options(),
     )
     link = _RoomLink(ctx.room, session)
-    controller = PttController(session=session, stt=stt, room=link)
+    controller = PttController(
+        session=session, stt=stt, room=link, turn_audio=TurnAudioStore(cfg.turn_audio_keep)
+    )
     source = paced_source_of(session.output.audio)
     if source is not None:
         source.on_playout_started = controller.playout_started

@@ -1,0 +1,117 @@
+"""The turn inspector's pure modules under Node: clock alignment, WAV in and out, clip
+detection on real synthesized speech, and the timeline layout."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from headless.speech import RATE, synthesize
+from tests.test_server_js import run_module
+
+pytestmark = [
+    pytest.mark.unit,
+    pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed"),
+]
+
+
+def test_clocks_align_on_the_shortest_round_trip(tmp_path: Path) -> None:
+    out = run_module(
+        tmp_path,
+        """
+import { alignClocks, toPageTime } from 'STATIC/clock.js';
+// the agent's clock is 5000 ms ahead; its handlers ran 10 and 40 ms after the sends
+const a = alignClocks([
+  { sentAt: 100, rtt: 80, agentAt: 5140 },   // ran at 140: estimate 5140-(100+40) = 5000
+  { sentAt: 900, rtt: 20, agentAt: 5908 },   // ran at 908: estimate 5908-910 = 4998 (±10)
+  { sentAt: 1000, rtt: null, agentAt: 6000 },
+]);
+console.log(JSON.stringify({ a, t: toPageTime(6000, a), none: alignClocks([]) }));
+""",
+    )
+    assert out == {
+        "a": {"offsetMs": 4998, "uncertaintyMs": 10, "samples": 2},
+        "t": 1002,
+        "none": None,
+    }
+
+
+def _speech_json(phrase: str, rate: int) -> list[float]:
+    pcm = synthesize(phrase).astype(np.float32) / 32768
+    if rate != RATE:
+        pcm = pcm[:: RATE // rate]
+    return [round(float(v), 4) for v in pcm]
+
+
+def test_clips_are_found_by_placing_the_agents_audio_on_the_pages(tmp_path: Path) -> None:
+    """The page recorded 300 ms of quiet, the phrase, 300 ms of quiet; the agent got (at
+    16 kHz) the phrase without its first 400 ms, or all of it, or nothing but silence."""
+    speech = _speech_json("turn on the lights", 16000)
+    (tmp_path / "speech.json").write_text(json.dumps(speech))
+    out = run_module(
+        tmp_path,
+        f"""
+import {{ readFileSync }} from 'node:fs';
+import {{ detectClips, clipMarks }} from 'STATIC/clip.js';
+import {{ parseWav, encodeWav }} from 'STATIC/wav.js';
+const speech = Float32Array.from(JSON.parse(readFileSync('{tmp_path / "speech.json"}')));
+const rate = 16000, quiet = new Float32Array(rate * 0.3);
+const page = {{ samples: Float32Array.from([...quiet, ...speech, ...quiet]), sampleRate: rate }};
+// the agent's audio through a WAV file, as the page gets it
+const asAgent = (s) => parseWav(encodeWav(s, rate));
+const clipped = detectClips({{ page, agent: asAgent(speech.slice(rate * 0.4)), transcript: 'on the lights' }});
+const whole = detectClips({{ page, agent: asAgent(Float32Array.from([...quiet.slice(0, 1600), ...speech])), transcript: 'turn on the lights' }});
+const deaf = detectClips({{ page, agent: asAgent(new Float32Array(rate / 2)), clockLagMs: 300, transcript: '' }});
+console.log(JSON.stringify({{ clipped, whole, deaf, marks: clipMarks(deaf) }}));
+""",
+    )
+    assert isinstance(out, dict)
+    clipped, whole, deaf = out["clipped"], out["whole"], out["deaf"]
+    assert clipped["method"] == "audio"
+    assert 300 <= clipped["clippedStartMs"] <= 450  # the 400 ms cut, less its quiet start
+    assert clipped["cutEndMs"] == 0
+    assert whole["method"] == "audio"
+    assert (whole["clippedStartMs"], whole["cutEndMs"]) == (0, 0)
+    assert abs(whole["placedAtMs"] - 200) <= 20  # 100 ms of its quiet before the page's 300
+    assert deaf["method"] == "clock"  # nothing to correlate: placed by the clocks
+    assert deaf["cutEndMs"] > 0 and deaf["emptyTranscript"] is True
+    assert "speech, but an empty transcript" in out["marks"]
+
+
+def test_a_turns_timeline_puts_both_lanes_on_the_page_clock(tmp_path: Path) -> None:
+    out = run_module(
+        tmp_path,
+        """
+import { agentInstants, layoutTurn } from 'STATIC/timeline.js';
+const turn = { pressAt: 1000, startSentAt: 1002, startAckAt: 1042, releaseAt: 2500,
+  endSentAt: 2501, endAckAt: 2541, micLevels: [[1100, 0.3]], agentLevels: [[2700, 0.2]] };
+const alignment = { offsetMs: 9000, uncertaintyMs: 20 };
+const instants = { start_turn: 10022, stt_ready: 10023, end_turn: 11521, committed: 11560,
+  reply_text: 11600, first_frame: 11640, reply_done: 12400, interims: [10500, null] };
+const agent = agentInstants(instants, alignment);
+const t = layoutTurn(turn, agent, { prerollMs: 120, uncertaintyMs: 20 });
+const x = t.scale(1000);
+console.log(JSON.stringify({
+  lanes: t.lanes.map((l) => [l.name, l.marks.map((m) => [m.label, m.at]), l.spans.map((s) => [s.label, s.from, s.to])]),
+  from: t.from, to: t.to, x0: x(t.from), x1: x(t.to),
+}));
+""",
+    )
+    assert isinstance(out, dict)
+    browser, agent, heard = out["lanes"]
+    assert browser[0] == "browser"
+    assert [m[0] for m in browser[1]][:2] == ["press", "start_turn sent"]
+    assert agent[0] == "agent"
+    marks = dict((label, at) for label, at in agent[1] if label != "interim transcript")
+    assert marks["start_turn received"] == 1022  # inside start_turn's round trip
+    assert marks["first reply audio"] == 2640
+    assert ["interim transcript", 1500] in agent[1]
+    assert ["pre-roll replayed", 902, 1022] in agent[2]
+    assert ["thinking", 2560, 2640] in agent[2]
+    assert heard[0] == "agent audio heard"
+    assert out["from"] == 752 and out["to"] == 3550  # pre-roll start, reply done; margins
+    assert (out["x0"], out["x1"]) == (0, 1000)

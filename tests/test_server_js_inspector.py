@@ -63,9 +63,14 @@ const rate = 16000, quiet = new Float32Array(rate * 0.3);
 const page = {{ samples: Float32Array.from([...quiet, ...speech, ...quiet]), sampleRate: rate }};
 // the agent's audio through a WAV file, as the page gets it
 const asAgent = (s) => parseWav(encodeWav(s, rate));
-const clipped = detectClips({{ page, agent: asAgent(speech.slice(rate * 0.4)), transcript: 'on the lights' }});
-const whole = detectClips({{ page, agent: asAgent(Float32Array.from([...quiet.slice(0, 1600), ...speech])), transcript: 'turn on the lights' }});
-const deaf = detectClips({{ page, agent: asAgent(new Float32Array(rate / 2)), clockLagMs: 300, transcript: '' }});
+const clipped = detectClips({{
+  page, agent: asAgent(speech.slice(rate * 0.4)), transcript: 'on the lights' }});
+const lead = quiet.slice(0, 1600);
+const whole = detectClips({{
+  page, agent: asAgent(Float32Array.from([...lead, ...speech])),
+  transcript: 'turn on the lights' }});
+const deaf = detectClips({{
+  page, agent: asAgent(new Float32Array(rate / 2)), clockLagMs: 300, transcript: '' }});
 console.log(JSON.stringify({{ clipped, whole, deaf, marks: clipMarks(deaf) }}));
 """,
     )
@@ -96,7 +101,8 @@ const agent = agentInstants(instants, alignment);
 const t = layoutTurn(turn, agent, { prerollMs: 120, uncertaintyMs: 20 });
 const x = t.scale(1000);
 console.log(JSON.stringify({
-  lanes: t.lanes.map((l) => [l.name, l.marks.map((m) => [m.label, m.at]), l.spans.map((s) => [s.label, s.from, s.to])]),
+  lanes: t.lanes.map((l) => [
+    l.name, l.marks.map((m) => [m.label, m.at]), l.spans.map((s) => [s.label, s.from, s.to])]),
   from: t.from, to: t.to, x0: x(t.from), x1: x(t.to),
 }));
 """,

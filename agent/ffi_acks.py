@@ -8,18 +8,41 @@ observer saw the value). Awaited inside an RPC handler, that hang became the cal
 RPC response timeout (1502): three of 1,000 soak cycles. So every such wait is bounded:
 after `ACK_S` the waiter is cancelled (which also ends its subscription to the SDK's
 event queue, woken by every event otherwise) and the call counted as unacknowledged.
+
+Inside an RPC handler the bound is also kept well under the caller's deadline
+(`within_rpc_deadline`): the caller's SDK gives the handler only part of its own
+timeout (3 s of the headless client's 10 s), and a lost completion waited out for the
+whole 3 s made the handler miss it, so the caller got RESPONSE_TIMEOUT (1502) although
+the handler had done its work (twice in a soak's first 325 cycles).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass, field
 
 logger = logging.getLogger("ptt-agent.ffi")
 
 ACK_S = 3.0  # a completion later than this is treated as lost; the request was sent
+RPC_SHARE = 0.3  # inside an RPC handler: at most this share of the caller's deadline
+MIN_ACK_S = 0.2
+_rpc_bound: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "ptt_rpc_ack_bound", default=None
+)
+
+
+@contextlib.contextmanager
+def within_rpc_deadline(response_timeout: float) -> Iterator[None]:
+    """Waits in this context (an RPC handler) end well before the caller's deadline."""
+    token = _rpc_bound.set(max(MIN_ACK_S, response_timeout * RPC_SHARE))
+    try:
+        yield
+    finally:
+        _rpc_bound.reset(token)
 
 
 def _retrieve(task: asyncio.Future[object]) -> None:
@@ -38,8 +61,10 @@ class AckWaits:
         """Await `call` for at most `within` s; False when its completion did not come."""
         task = asyncio.ensure_future(call)
         task.add_done_callback(_retrieve)  # a late failure, after we stopped waiting
+        bound = _rpc_bound.get()
+        within = self.within if bound is None else min(self.within, bound)
         try:
-            done, _ = await asyncio.wait({task}, timeout=self.within)
+            done, _ = await asyncio.wait({task}, timeout=within)
         finally:
             if not task.done():
                 task.cancel()  # only the wait for the completion ends here
@@ -49,6 +74,6 @@ class AckWaits:
         self.unacknowledged[what] = self.unacknowledged.get(what, 0) + 1
         logger.warning(
             "the SDK did not acknowledge a request; carrying on, the request was sent",
-            extra={"request": what, "within_s": self.within, "count": self.unacknowledged[what]},
+            extra={"request": what, "within_s": within, "count": self.unacknowledged[what]},
         )
         return False

@@ -23,7 +23,7 @@ from livekit.plugins import deepgram
 
 from . import config as agent_config
 from . import ffi_routes
-from .ffi_acks import AckWaits
+from .ffi_acks import AckWaits, within_rpc_deadline
 from .lifecycle import Lifecycle
 from .log_forward import ATTR_ERRORS, RoomLogForwarder
 from .ptt import ATTR_PAUSED, ATTR_TURN_OWNER, PttController, as_rpc_error
@@ -118,7 +118,8 @@ def register_rpcs(room: rtc.Room, controller: PttController) -> None:
 
         async def _invoke(data: rtc.RpcInvocationData, _h=handler, _name=name) -> str:
             try:
-                return await _h(data.caller_identity, data.payload)
+                with within_rpc_deadline(data.response_timeout):
+                    return await _h(data.caller_identity, data.payload)
             except Exception as e:
                 err = as_rpc_error(e)
                 if err is not e:

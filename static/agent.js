@@ -6,6 +6,7 @@ export const PAUSED_ATTRIBUTE = 'ptt.paused';
 export const TURN_OWNER_ATTRIBUTE = 'ptt.turn_owner';
 export const ERRORS_ATTRIBUTE = 'ptt.errors';
 export const PTT_ATTRIBUTE = 'push-to-talk';
+export const INSTANCE_ATTRIBUTE = 'ptt.instance';
 const AGENT_KIND = 4; // ParticipantKind.AGENT: a wire value of livekit.ParticipantInfo.Kind
 
 function isAgentKind(p) {
@@ -29,7 +30,8 @@ export function pickAgent(participants) {
 }
 
 /**
- * The agent as the state holds it: {identity, state, paused, pausable, turnOwner, errors}.
+ * The agent as the state holds it: {identity, state, paused, pausable, turnOwner, errors,
+ * instance}.
  * `pausable`: it publishes ptt.paused, so it offers pause/resume (an agent with only the
  * upstream start_turn/end_turn/cancel_turn publishes none of our attributes).
  */
@@ -42,5 +44,6 @@ export function describeAgent(p) {
     pausable: PAUSED_ATTRIBUTE in attrs,
     turnOwner: attrs[TURN_OWNER_ATTRIBUTE] || null,
     errors: ERRORS_ATTRIBUTE in attrs ? Number(attrs[ERRORS_ATTRIBUTE]) || 0 : null,
+    instance: attrs[INSTANCE_ATTRIBUTE] || null,
   };
 }

@@ -6,8 +6,9 @@ import { startMeter } from './meter.js';
 const AUDIO_THRESHOLD = 0.02; // agent level (peak amplitude) counted as "audio arrived"
 const STEP = 0.005; // smaller level changes are not worth a render
 
-/** `onAgentAudible()` is called whenever the agent's level reaches AUDIO_THRESHOLD. */
-export function createAudio({ state, update }, onAgentAudible) {
+/** `onAgentAudible()` is called whenever the agent's level reaches AUDIO_THRESHOLD;
+ *  `onLevel(kind, level)` with every reading, kind 'mic' or 'agent'. */
+export function createAudio({ state, update }, onAgentAudible, onLevel = () => {}) {
   let audioContext = null;
   let micMeter = null;
   let agentMeter = null;
@@ -30,6 +31,7 @@ export function createAudio({ state, update }, onAgentAudible) {
     const monitor = track.mediaStreamTrack.clone();
     monitor.enabled = true; // a clone copies the muted (disabled) state
     const meter = startMeter(ensureContext(), monitor, (level) => {
+      onLevel('mic', level);
       if (Math.abs(level - state.levels.mic) < STEP) return;
       state.levels.mic = level;
       update();
@@ -50,6 +52,7 @@ export function createAudio({ state, update }, onAgentAudible) {
     update();
     if (!track) return;
     agentMeter = startMeter(ensureContext(), track.mediaStreamTrack, (level) => {
+      onLevel('agent', level);
       const peak = Math.max(state.levels.agentPeak, level);
       if (Math.abs(level - state.levels.agent) < STEP && peak === state.levels.agentPeak) return;
       state.levels.agent = level;

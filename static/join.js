@@ -99,10 +99,12 @@ export function createJoin(app) {
     app.talk.abort();
     app.audio.meterMic(null);
     app.audio.meterAgent(null);
+    app.inspector.recordMic(null);
     app.view.attachAgentAudio(null);
     const { form, devices, status, log: entries, transcript, turn, turns, agentMetrics } = state;
+    const { inspector } = state;
     const kept = rejoin
-      ? { transcript, turn, turns, agentMetrics, connection: 'reconnecting', rejoin }
+      ? { transcript, turn, turns, agentMetrics, inspector, connection: 'reconnecting', rejoin }
       : {};
     Object.assign(state, connectionReset(), { form, devices, status, log: entries }, kept);
     update();

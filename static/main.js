@@ -5,6 +5,7 @@
 
 import { createAgentWait } from './agent-wait.js';
 import { createAudio } from './audio.js';
+import { createInspector, TURN_AUDIO_TOPIC } from './inspector.js';
 import { createIntents } from './intents.js';
 import { createJoin } from './join.js';
 import { createRoomEvents } from './room-events.js';
@@ -33,12 +34,21 @@ const view = createView(document, {
   startAudio: () => app.intents.startAudio(),
   exportLog: () => app.intents.exportLog(),
   clearLog: () => app.intents.clearLog(),
+  play: (n, which) => app.inspector.play(n, which),
+  rerender: () => app.update(),
 });
 const store = createStore(initialState(params, view.readConfig()), view.render);
 Object.assign(app, store, { view });
 app.turns = createTurns(app);
-app.audio = createAudio(app, () => app.turns.markAfterRelease('releaseToAudio'));
-app.session = createSession(createRoomEvents(app), createStreamHandlers(app));
+app.inspector = createInspector(app);
+app.audio = createAudio(
+  app,
+  () => app.turns.markAfterRelease('releaseToAudio'),
+  (kind, level) => app.inspector.level(kind, level),
+);
+app.session = createSession(createRoomEvents(app), createStreamHandlers(app), {
+  [TURN_AUDIO_TOPIC]: (reader) => app.inspector.onTurnAudio(reader),
+});
 app.talk = createTalk(app);
 app.agentWait = createAgentWait(app);
 app.join = createJoin(app);

@@ -3,8 +3,13 @@
 export const TIMINGS = [
   { key: 'startRtt', label: 'start_turn round trip' },
   { key: 'endRtt', label: 'end_turn round trip' },
+  { key: 'releaseToUserFinal', label: 'release → your final transcript' },
   { key: 'releaseToText', label: 'release → first agent transcript' },
   { key: 'releaseToAudio', label: 'release → first agent audio' },
+  // the turn inspector's clip detection (clip.js): only the turns it marked
+  { key: 'clippedStartMs', label: 'first words clipped (turns marked)' },
+  { key: 'cutEndMs', label: 'last words cut (turns marked)' },
+  { key: 'emptyTranscript', label: 'speech, empty transcript (turns)', count: true },
 ];
 
 /** Nearest-rank percentile of `values` (p in 0..100), or null when empty. */
@@ -24,6 +29,15 @@ export function newTurn(n, pressAt) {
     outcome: 'holding',
     startRtt: null,
     endRtt: null,
+    startSentAt: null,
+    startAckAt: null,
+    endSentAt: null,
+    endAckAt: null,
+    releaseToUserFinal: null,
+    clippedStartMs: null, // > 0 when marked
+    cutEndMs: null,
+    emptyTranscript: null, // 1 when marked
+    marks: [],
     releaseToText: null,
     releaseToAudio: null,
   };
@@ -31,8 +45,9 @@ export function newTurn(n, pressAt) {
 
 /** Rows of {key, label, last, p50, p95, n} over the session's turns. */
 export function summarise(turns) {
-  return TIMINGS.map(({ key, label }) => {
+  return TIMINGS.map(({ key, label, count }) => {
     const values = turns.map((t) => t[key]).filter((v) => typeof v === 'number');
+    if (count) return { key, label, last: null, p50: null, p95: null, n: values.length };
     return {
       key,
       label,

@@ -14,7 +14,8 @@ export function describeRpcError(err) {
 
 /**
  * A timed RPC caller. `report(level, message, data)` receives one entry per call with
- * its round trip in ms. Resolves to {ok, ms, response?, error?}; never rejects.
+ * its round trip in ms. Resolves to {ok, ms, sentAt (performance.now() of the send),
+ * response?, error?}; never rejects.
  */
 export function createRpc(session, report) {
   return async function call(method, payload = '') {
@@ -23,7 +24,7 @@ export function createRpc(session, report) {
       const response = await session.performRpc(method, payload);
       const ms = Math.round(performance.now() - started);
       report('info', `rpc ${method} ok in ${ms} ms`, { method, ms, response });
-      return { ok: true, ms, response };
+      return { ok: true, ms, sentAt: started, response };
     } catch (error) {
       const ms = Math.round(performance.now() - started);
       report('error', `rpc ${method} failed after ${ms} ms: ${describeRpcError(error)}`, {
@@ -33,7 +34,7 @@ export function createRpc(session, report) {
         message: error?.message ?? String(error),
         data: error?.data ?? null,
       });
-      return { ok: false, ms, error };
+      return { ok: false, ms, sentAt: started, error };
     }
   };
 }

@@ -58,6 +58,7 @@ export function createRoomEvents(app) {
     },
     onMicTrack(track) {
       app.audio.meterMic(track);
+      app.inspector.recordMic(track);
       update();
     },
     onMicCapture(at) {

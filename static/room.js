@@ -37,9 +37,9 @@ export async function listMicrophones() {
  * onAgentTrack(track|null), onMicTrack(track|null), onMicCapture(performanceNow) (the
  * microphone capture (re)started), onAudioPlayback(canPlay),
  * onDevicesChanged(), onParticipant(kind, identity), onLog(level, message, data)
- * textStreams: {topic: (reader, participantInfo) => Promise}
+ * textStreams, byteStreams: {topic: (reader, participantInfo) => Promise}
  */
-export function createSession(handlers, textStreams) {
+export function createSession(handlers, textStreams, byteStreams = {}) {
   let room = null;
   let agentIdentity = null;
   let watchedMic = null;
@@ -135,6 +135,9 @@ export function createSession(handlers, textStreams) {
       wire(room);
       for (const [topic, handler] of Object.entries(textStreams)) {
         room.registerTextStreamHandler(topic, handler);
+      }
+      for (const [topic, handler] of Object.entries(byteStreams)) {
+        room.registerByteStreamHandler(topic, handler);
       }
       await room.connect(url, token);
       try {

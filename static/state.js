@@ -31,6 +31,7 @@ export function connectionReset() {
     turn: 0,
     turns: [],
     agentMetrics: [],
+    inspector: { version: 0, turns: {} }, // inspector.js: per page turn n
   };
 }
 

@@ -64,6 +64,9 @@ export function createStreamHandlers(app) {
       onText(role) {
         if (current() && role === 'agent') app.turns.markAfterRelease('releaseToText');
       },
+      onFinal(role) {
+        if (current() && role === 'user') app.turns.markAfterRelease('releaseToUserFinal');
+      },
     }).catch((err) => {
       if (current()) log('warn', `transcription stream broke off: ${err.message}`);
     });
@@ -79,11 +82,13 @@ export function createStreamHandlers(app) {
           seq: agentMetricsSeq,
           receivedAt: new Date().toISOString(),
           turn: state.turn,
+          instance: state.agent?.instance ?? null,
           data,
         };
         state.agentMetrics = [...state.agentMetrics.slice(1 - MAX_AGENT_METRICS), entry];
         log('info', 'agent metrics received', data, 'agent');
       }
+      app.inspector.metricsArrived();
     } catch (err) {
       log('warn', `agent metrics stream broke off: ${err.message}`);
     }

@@ -24,11 +24,24 @@ export function createTalk(app) {
       },
       onPress: turns.begin,
       onStarted(result) {
-        turns.patch(result.ok ? { startRtt: result.ms } : { outcome: 'failed' });
+        turns.patch(
+          result.ok
+            ? { startRtt: result.ms, startSentAt: result.sentAt, startAckAt: result.sentAt + result.ms }
+            : { outcome: 'failed' },
+        );
       },
       onRelease: turns.released,
       onEnded(result) {
-        turns.patch(result.ok ? { endRtt: result.ms, outcome: 'ended' } : { outcome: 'failed' });
+        turns.patch(
+          result.ok
+            ? {
+                endRtt: result.ms,
+                endSentAt: result.sentAt,
+                endAckAt: result.sentAt + result.ms,
+                outcome: 'ended',
+              }
+            : { outcome: 'failed' },
+        );
       },
       onCancelled() {
         turns.patch({ outcome: 'cancelled' });

@@ -23,9 +23,14 @@ export function transcriptRole(senderIdentity, attributes, local) {
  * Read one transcription stream incrementally.
  *
  * `update(segmentId, fn)` replaces the entry with `fn(entry | undefined)`;
- * `onText(role)` is called for every non-empty chunk (for timing the first agent text).
+ * `onText(role)` is called for every non-empty chunk (for timing the first agent text),
+ * `onFinal(role)` once a stream closes with a final, non-empty text.
  */
-export async function readTranscription(reader, participantInfo, { local, turn, update, onText }) {
+export async function readTranscription(
+  reader,
+  participantInfo,
+  { local, turn, update, onText, onFinal = () => {} },
+) {
   const header = reader.info.attributes ?? {};
   const streamId = reader.info.id;
   const id = header[SEGMENT_ID] || streamId;
@@ -54,4 +59,5 @@ export async function readTranscription(reader, participantInfo, { local, turn, 
   // the trailer's attributes are merged into info.attributes when the stream closes
   const final = (reader.info.attributes ?? {})[FINAL] === 'true';
   update(id, (e) => (owns(e) ? { ...e, text, final } : e));
+  if (final && text.trim()) onFinal(role);
 }

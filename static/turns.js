@@ -2,7 +2,8 @@
 
 import { newTurn } from './metrics.js';
 
-export function createTurns({ state, update }) {
+export function createTurns(app) {
+  const { state, update } = app;
   function current() {
     return state.turns.length ? state.turns[state.turns.length - 1] : null;
   }
@@ -15,8 +16,17 @@ export function createTurns({ state, update }) {
     update();
   }
 
+  /** Patch turn `n`, wherever it is (the inspector's findings come after the turn). */
+  function patchTurn(n, fields) {
+    const i = state.turns.findIndex((t) => t.n === n);
+    if (i < 0) return;
+    state.turns = state.turns.with(i, { ...state.turns[i], ...fields });
+    update();
+  }
+
   return {
     patch,
+    patchTurn,
 
     /** A press: a new turn record; the agent's audio peak starts over. */
     begin() {
@@ -27,8 +37,10 @@ export function createTurns({ state, update }) {
 
     /** A normal release of a turn still held. */
     released() {
-      if (current()?.outcome === 'holding') {
+      const turn = current();
+      if (turn?.outcome === 'holding') {
         patch({ releaseAt: performance.now(), outcome: 'released' });
+        app.inspector?.released(turn.n);
       }
     },
 

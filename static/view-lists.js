@@ -105,8 +105,9 @@ export function createListRenderers(doc, el) {
     (t) => t.n,
     () => {
       const tr = doc.createElement('tr');
-      for (let i = 0; i < 7; i += 1) tr.append(doc.createElement('td'));
-      tr.lastChild.dataset.role = 'stages';
+      for (let i = 0; i < 8; i += 1) tr.append(doc.createElement('td'));
+      tr.children[6].dataset.role = 'stages';
+      tr.lastChild.dataset.role = 'marks';
       return tr;
     },
     (tr, t) => {
@@ -114,6 +115,7 @@ export function createListRenderers(doc, el) {
       tr.dataset.outcome = t.outcome;
       const cells = [t.n, t.outcome, formatMs(t.startRtt), formatMs(t.endRtt)];
       cells.push(formatMs(t.releaseToText), formatMs(t.releaseToAudio), t.stages);
+      cells.push((t.marks ?? []).join('; '));
       cells.forEach((v, i) => setText(tr.children[i], String(v)));
     },
   );

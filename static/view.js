@@ -4,6 +4,7 @@
 
 import { controls } from './controls.js';
 import { setAttr, setText } from './dom.js';
+import { createInspectorView } from './view-inspector.js';
 import { bindInput } from './view-input.js';
 import { createListRenderers } from './view-lists.js';
 
@@ -12,7 +13,7 @@ const $ = (doc, id) => doc.querySelector(`[data-testid="${id}"]`);
 /**
  * intents: formChanged(form), connect(), disconnect(), selectDevice(id), press(),
  * release(), cancel(), escape(), focusLost(why), pause(), resume(), rebuild(),
- * startAudio(), exportLog(), clearLog()
+ * startAudio(), exportLog(), clearLog(), play(n, which), rerender()
  */
 export function createView(doc, intents) {
   const el = {
@@ -47,11 +48,13 @@ export function createView(doc, intents) {
     log: $(doc, 'event-log'),
     exportLog: $(doc, 'export-log-button'),
     clearLog: $(doc, 'clear-log-button'),
+    inspector: $(doc, 'inspector'),
   };
 
   bindInput(doc, el, intents);
 
   const renderLists = createListRenderers(doc, el);
+  const renderInspector = createInspectorView(doc, el.inspector, intents);
   let attachedTrack = null;
 
   function render(state) {
@@ -88,6 +91,7 @@ export function createView(doc, intents) {
     setAttr(el.agentLevel, 'data-peak', state.levels.agentPeak.toFixed(3));
 
     renderLists(state);
+    renderInspector(state);
   }
 
   return {

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from agent.ffi_acks import AckWaits
+from agent.ffi_acks import AckWaits, within_rpc_deadline
 
 pytestmark = pytest.mark.unit
 
@@ -91,3 +91,19 @@ async def test_a_call_failing_after_its_wait_ended_leaves_no_unretrieved_excepti
     finally:
         loop.set_exception_handler(None)
     assert unretrieved == []
+
+
+async def test_inside_an_rpc_a_lost_completion_still_lets_the_handler_answer_in_time() -> None:
+    """The caller's SDK cancels a handler at its deadline (the caller then sees 1502):
+    the wait for a lost completion must end first, however long `within` is."""
+    acks = AckWaits(within=60.0)
+
+    async def handler() -> str:
+        with within_rpc_deadline(0.5):
+            await acks.wait("set_attributes", NeverCompletes()())
+        return "resumed"
+
+    assert await asyncio.wait_for(handler(), timeout=0.5) == "resumed"
+    assert acks.unacknowledged == {"set_attributes": 1}
+    # outside an RPC the configured bound applies again
+    assert await acks.wait("send_text", asyncio.sleep(0.3, "done")) is True

@@ -1,0 +1,31 @@
+// Which of the agent's turns a page turn was (pure).
+//
+// The agent numbers its turns itself (ptt.metrics `turn`) and publishes each up to three
+// times: at the commit, at the first reply audio, at the reply's end. After a barge-in
+// the previous turn's later reports arrive during the next page turn, so a page turn is
+// the first agent turn reported to this identity that no earlier page turn was. A rebuilt
+// agent counts from 1 again: `instance` (ptt.instance at the time) keeps them apart.
+
+/** entries: the page's agent metrics, oldest first, each {turn (page turn current when
+ *  it arrived), instance, data}; returns Map(page turn -> agent turn key "instance/turn"). */
+export function matchAgentTurns(entries, identity) {
+  const byPage = new Map();
+  const taken = new Set();
+  for (const { turn, instance, data } of entries) {
+    if (!data || data.owner !== identity || typeof data.turn !== 'number') continue;
+    const key = `${instance ?? ''}/${data.turn}`;
+    if (taken.has(key)) continue;
+    taken.add(key);
+    if (!byPage.has(turn)) byPage.set(turn, key);
+  }
+  return byPage;
+}
+
+/** The newest report of agent turn `key` (its instants grow with each), or null. */
+export function latestReport(entries, key) {
+  for (let i = entries.length - 1; i >= 0; i -= 1) {
+    const { instance, data } = entries[i];
+    if (data && `${instance ?? ''}/${data.turn}` === key) return data;
+  }
+  return null;
+}

@@ -27,6 +27,7 @@ PHRASES: dict[str, list[str]] = {
     "cancel": ["play some music", "close the door"],
     "turns": ["hello agent", "how many turns"],
     "silence": [],
+    "long": ["set a timer for five minutes"],
 }
 
 

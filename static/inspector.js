@@ -11,7 +11,7 @@ import { UNSUPPORTED_METHOD } from './ptt.js';
 import { parseWav } from './wav.js';
 
 export const TURN_AUDIO_TOPIC = 'ptt.turn_audio';
-const BEFORE_PRESS_MS = 300; // recorded before the press: speech the press clipped
+const BEFORE_PRESS_MS = 1000; // recorded before the press: speech the press clipped
 const AFTER_RELEASE_MS = 400;
 const AGENT_LEVELS_MS = 8000; // the agent's level is kept this long after the release
 const STREAM_WAIT_MS = 10_000;
@@ -191,6 +191,7 @@ export function createInspector(app) {
       page: rec.recording,
       agent: rec.agentAudio,
       clockLagMs,
+      slackMs: (rec.alignment?.uncertaintyMs ?? 0) + 40,
       transcript: rec.report?.transcript ?? null,
     });
     rec.marks = clipMarks(rec.clips);

@@ -65,7 +65,7 @@ export function createStreamHandlers(app) {
         if (current() && role === 'agent') app.turns.markAfterRelease('releaseToText');
       },
       onFinal(role) {
-        if (current() && role === 'user') app.turns.markAfterRelease('releaseToUserFinal');
+        if (current() && role === 'user') app.turns.userFinal();
       },
     }).catch((err) => {
       if (current()) log('warn', `transcription stream broke off: ${err.message}`);

@@ -39,9 +39,19 @@ export function createTurns(app) {
     released() {
       const turn = current();
       if (turn?.outcome === 'holding') {
-        patch({ releaseAt: performance.now(), outcome: 'released' });
+        const early = turn.finalBeforeRelease ? { releaseToUserFinal: 0 } : {};
+        patch({ releaseAt: performance.now(), outcome: 'released', ...early });
         app.inspector?.released(turn.n);
       }
+    },
+
+    /** A final transcript of the user's: release → the last one of the turn (0: it was
+     *  final before the release). */
+    userFinal() {
+      const turn = current();
+      if (!turn || turn.outcome === 'cancelled') return;
+      if (turn.releaseAt === null) patch({ finalBeforeRelease: true });
+      else patch({ releaseToUserFinal: Math.round(performance.now() - turn.releaseAt) });
     },
 
     /** Record release → now for `key` once per turn, for turns that were released normally. */

@@ -23,7 +23,7 @@ from livekit.agents import Agent, AgentSession
 from livekit.agents.voice import io
 from livekit.plugins import deepgram
 
-from agent.ptt import PttController
+from agent.ptt import TRANSCRIPT_TIMEOUT, PttController
 from agent.session import ptt_session
 from agent.stt_reset import ResetStrategy, ResettableSTT
 from stack.process import Child, http_ok
@@ -203,12 +203,14 @@ class Harness:
         self.session.output.audio = self.sink
         self.session.on("user_input_transcribed", self._on_transcript)
         await self.session.start(agent=Agent(instructions="test"))
-        extra = (
-            {}
-            if self.transcript_timeout is None
-            else {"transcript_timeout": self.transcript_timeout}
+        self.controller = PttController(
+            session=self.session,
+            stt=self.stt,
+            room=self.room,
+            transcript_timeout=(
+                TRANSCRIPT_TIMEOUT if self.transcript_timeout is None else self.transcript_timeout
+            ),
         )
-        self.controller = PttController(session=self.session, stt=self.stt, room=self.room, **extra)
         return self
 
     def _on_transcript(self, ev: Any) -> None:

@@ -318,7 +318,7 @@ const user = { identity: 'me', kind: 0, attributes: {} };
 const upstream = { identity: 'agent-AJ_1', kind: 4, attributes: { 'lk.agent.state': 'listening' } };
 const ours = { identity: 'ptt-agent', kind: 4, attributes: {
   'lk.agent.state': 'speaking', 'push-to-talk': '1', 'ptt.paused': '0',
-  'ptt.turn_owner': 'me', 'ptt.errors': '2' } };
+  'ptt.turn_owner': 'me', 'ptt.errors': '2', 'ptt.instance': 'AJ_7' } };
 const marked = { identity: 'bot', kind: 0, attributes: { 'push-to-talk': '1' } };
 console.log(JSON.stringify({
   none: pickAgent([user]),
@@ -343,6 +343,7 @@ console.log(JSON.stringify({
         "pausable": True,
         "turnOwner": "me",
         "errors": 2,
+        "instance": "AJ_7",
     }
     assert out["upstream"]["pausable"] is False and out["upstream"]["errors"] is None
     assert out["paused"]["paused"] is True and out["paused"]["pausable"] is True

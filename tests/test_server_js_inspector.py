@@ -83,7 +83,9 @@ console.log(JSON.stringify({{ clipped, whole, deaf, marks: clipMarks(deaf) }}));
     assert (whole["clippedStartMs"], whole["cutEndMs"]) == (0, 0)
     assert abs(whole["placedAtMs"] - 200) <= 20  # 100 ms of its quiet before the page's 300
     assert deaf["method"] == "clock"  # nothing to correlate: placed by the clocks
-    assert deaf["cutEndMs"] > 0 and deaf["emptyTranscript"] is True
+    assert deaf["missedAll"] is True and deaf["emptyTranscript"] is True
+    assert deaf["clippedStartMs"] > 500  # the whole phrase
+    assert out["marks"][0].startswith("none of the speech reached the agent")
     assert "speech, but an empty transcript" in out["marks"]
 
 

@@ -1,0 +1,69 @@
+"""The turn inspector: each turn's timeline, what the agent heard, and clip marks, on the
+real stack (real browser recording, real WebRTC, the agent's own turn audio)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from playwright.sync_api import expect
+
+from e2e.conftest import LaunchConsole
+from e2e.speech import SpeechClip
+
+READY = 15_000
+
+
+def test_a_turn_shows_its_timeline_and_what_the_agent_heard_with_no_marks(
+    launch_console: LaunchConsole, clips: dict[str, SpeechClip]
+) -> None:
+    console = launch_console(clips["lights"], room="e2e-inspector")
+    console.expect_agent_state("listening")
+    console.speak_turn()
+    console.expect_user_final("turn on the lights")
+    console.expect_agent_reply()
+
+    turn = console.el("inspector").locator('[data-testid="inspector-turn"][data-turn="1"]')
+    expect(turn).to_have_attribute("data-expanded", "true")
+    expect(turn).to_have_attribute("data-audio", "ready", timeout=READY)
+    timeline = turn.get_by_test_id("inspector-timeline")
+    # both lanes, the agent's instants placed on the page's clock
+    for mark in ("press", "release", "end_turn answered"):
+        expect(timeline.locator(f'[data-lane="browser"] [data-mark="{mark}"]')).to_have_count(1)
+    for mark in ("start_turn received", "final transcript", "first reply audio"):
+        expect(timeline.locator(f'[data-lane="agent"] [data-mark="{mark}"]')).to_have_count(1)
+    expect(timeline.locator('[data-wave="page"]')).to_have_count(1)
+    expect(timeline.locator('[data-wave="agent"]')).to_have_count(1)
+    expect(turn.locator('button[data-role="play-agent"]')).to_be_enabled()
+    expect(turn.locator('button[data-role="play-page"]')).to_be_enabled()
+    expect(turn.locator('[data-role="note"]')).to_contain_text("agent clock aligned ±")
+    # a clean turn: the agent heard all of it, placed by its audio, not by the clocks
+    details = json.loads(turn.locator("details pre").text_content() or "{}")
+    expect(turn).to_have_attribute("data-marks", "")
+    assert details["clips"]["method"] == "audio", details["clips"]
+    # the browser-measured release -> the user's final transcript, in the summary
+    row = console.el("metrics").locator('[data-metric="releaseToUserFinal"]')
+    expect(row.locator("td").last).to_have_text("1")
+
+
+def test_words_said_before_the_press_are_marked_clipped(
+    launch_console: LaunchConsole, clips: dict[str, SpeechClip]
+) -> None:
+    """The page sends nothing before the press, but records its microphone: a press 0.6 s
+    into the phrase leaves its first words to the page's recording alone."""
+    console = launch_console(clips["long"], room="e2e-inspector-clip")
+    console.expect_agent_state("listening")
+    console.el("ptt-button").hover()
+    playback = console.play(0)
+    console.wait_until(console._played(playback, "start") + 600)
+    console.press(hover=False)
+    console.wait_until(console._played(playback, "end") + 300)
+    console.release()
+
+    turn = console.el("inspector").locator('[data-testid="inspector-turn"][data-turn="1"]')
+    expect(turn).to_have_attribute("data-audio", "ready", timeout=READY)
+    expect(turn).to_have_attribute(
+        "data-marks", re.compile(r"first words clipped by \d+ ms"), timeout=READY
+    )
+    row = console.el("metrics").locator('[data-metric="clippedStartMs"]')
+    expect(row.locator("td").last).to_have_text("1")

@@ -63,7 +63,7 @@ def load(env: dict[str, str] | None = None) -> AgentConfig:
         raise ConfigError(f"PTT_TURN_AUDIO_KEEP={keep}: use 1 or more")
     if max_sessions < 1:
         raise ConfigError(f"PTT_AGENT_MAX_SESSIONS={max_sessions}: use 1 or more")
-    executor = env.get("PTT_AGENT_EXECUTOR", "process")
+    executor = env.get("PTT_AGENT_EXECUTOR", "thread")
     if executor not in EXECUTORS:
         raise ConfigError(f"PTT_AGENT_EXECUTOR={executor!r}: use one of {', '.join(EXECUTORS)}")
     return AgentConfig(

@@ -78,36 +78,36 @@ class RoutedFfiQueue(FfiQueue[Any]):
         self._subs: list[_Sub] = []  # filtered and unbound subscribers: checked per event
         self._by_async_id: dict[int, _Sub] = {}
         self._by_stream: dict[int, list[_Sub]] = {}
+        self._by_queue: dict[int, _Sub] = {}  # id(queue) -> its subscriber
         self._local = threading.local()  # the last unfiltered subscriber, per thread
 
     # -- the FfiQueue interface ------------------------------------------------------
     def subscribe(self, loop: Any | None = None, filter_fn: Filter | None = None) -> Queue[Any]:
+        sub = _Sub(Queue(), loop or asyncio.get_event_loop(), filter_fn)
         with self._lock:
-            sub = _Sub(Queue(), loop or asyncio.get_event_loop(), filter_fn)
             self._subs.append(sub)
-            self._local.candidate = sub if filter_fn is None else None
-            return sub.queue
+            self._by_queue[id(sub.queue)] = sub
+        self._local.candidate = sub if filter_fn is None else None
+        return sub.queue
 
     def unsubscribe(self, queue: Queue[Any]) -> None:
+        if getattr(self._local, "candidate", None) is not None:
+            if self._local.candidate.queue is queue:
+                self._local.candidate = None
         with self._lock:
-            if getattr(self._local, "candidate", None) is not None:
-                if self._local.candidate.queue is queue:
-                    self._local.candidate = None
-            for i, sub in enumerate(self._subs):
-                if sub.queue is queue:
-                    del self._subs[i]
-                    return
-            for aid, sub in self._by_async_id.items():
-                if sub.queue is queue:
-                    del self._by_async_id[aid]
-                    return
-            for handle, subs in self._by_stream.items():
-                for i, sub in enumerate(subs):
-                    if sub.queue is queue:
-                        del subs[i]
-                        if not subs:
-                            del self._by_stream[handle]
-                        return
+            sub = self._by_queue.pop(id(queue), None)
+            if sub is None:
+                return
+            if sub.async_id is not None:
+                self._by_async_id.pop(sub.async_id, None)
+            elif sub.stream is not None:
+                subs = self._by_stream.get(sub.stream, [])
+                if sub in subs:
+                    subs.remove(sub)
+                if not subs:
+                    self._by_stream.pop(sub.stream, None)
+            elif sub in self._subs:
+                self._subs.remove(sub)
 
     def put(self, item: Any) -> None:
         which = item.WhichOneof("message")
@@ -134,11 +134,16 @@ class RoutedFfiQueue(FfiQueue[Any]):
     # -- routing ---------------------------------------------------------------------
     def request_returned(self, response: Any) -> None:
         """The calling thread's request returned: bind the subscriber made just before."""
+        found: _Sub | None = getattr(self._local, "candidate", None)
+        if found is None:  # most requests (every capture's is, once bound): no lock taken
+            return
+        sub: _Sub = found
+        self._local.candidate = None
+        aid = _async_id(response)
+        if aid is None:
+            return
         with self._lock:
-            sub = getattr(self._local, "candidate", None)
-            self._local.candidate = None
-            aid = _async_id(response)
-            if sub is None or aid is None or sub not in self._subs:
+            if sub not in self._subs or self._by_queue.get(id(sub.queue)) is not sub:
                 return
             self._subs.remove(sub)
             sub.async_id = aid
@@ -147,12 +152,11 @@ class RoutedFfiQueue(FfiQueue[Any]):
     def route_stream(self, queue: Queue[Any], handle: int) -> None:
         """An audio stream's queue gets its own frames only."""
         with self._lock:
-            for sub in self._subs:
-                if sub.queue is queue:
-                    self._subs.remove(sub)
-                    sub.stream = handle
-                    self._by_stream.setdefault(handle, []).append(sub)
-                    return
+            sub = self._by_queue.get(id(queue))
+            if sub is not None and sub in self._subs:
+                self._subs.remove(sub)
+                sub.stream = handle
+                self._by_stream.setdefault(handle, []).append(sub)
 
     def narrow(self, queue: Queue[Any], filter_fn: Filter) -> None:
         """Replace the filter of `queue`'s subscription."""
@@ -191,7 +195,9 @@ def install() -> None:
     routed = RoutedFfiQueue()
     with client._queue._lock:
         for queue, loop, fn in client._queue._subscribers:  # made before install
-            routed._subs.append(_Sub(queue, loop, fn if fn is not None else _everything))
+            sub = _Sub(queue, loop, fn if fn is not None else _everything)
+            routed._subs.append(sub)
+            routed._by_queue[id(queue)] = sub
         client._queue = routed
     request = FfiClient.request
 

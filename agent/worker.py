@@ -220,10 +220,10 @@ def job_load(server: AgentServer, max_sessions: int) -> float:
 
 def create_server(cfg: agent_config.AgentConfig) -> AgentServer:
     """The worker: registers under `cfg.agent_name` for explicit dispatch only, and takes
-    up to `cfg.max_sessions` jobs, each in a process of its own (`process`, the default)
-    or a thread of this one (`thread`: half the memory per session, but the pinned rtc
-    SDK hands each FFI callback to every room of the process, and RPC round trips grew
-    to seconds at 8 sessions; docs/capacity.md)."""
+    up to `cfg.max_sessions` jobs, each a thread of this process (`thread`, the default:
+    one WebRTC runtime for all, half the memory per session; ffi_routes.py keeps the
+    sessions from waking each other) or a process of its own (`process`: isolation, at
+    twice the memory; docs/capacity.md)."""
     executor = JobExecutorType.THREAD if cfg.executor == "thread" else JobExecutorType.PROCESS
     server = AgentServer(
         host=cfg.http_host,

@@ -165,7 +165,8 @@ def _refused(turn: TurnResult) -> list[str]:
 
 
 def job_pid(agent_pid: int | None) -> int | None:
-    """The agent worker's busiest child process: the soak's job (it runs alone)."""
+    """The agent worker's busiest child process: the soak's job (it runs alone), or the
+    worker itself when jobs are its threads (no child)."""
     if agent_pid is None:
         return None
     try:
@@ -180,7 +181,7 @@ def job_pid(agent_pid: int | None) -> int | None:
             continue
         if t.user + t.system > best_cpu:
             best, best_cpu = child.pid, t.user + t.system
-    return best
+    return best if best is not None else agent_pid
 
 
 def _sample_memory(agent_pid: int | None, cycle: int, state: SoakState) -> None:

@@ -28,9 +28,9 @@ def test_a_max_sessions_the_worker_cannot_use_is_refused_with_the_variable(value
         config.load({"PTT_AGENT_MAX_SESSIONS": value})
 
 
-def test_executor_is_process_by_default_and_checked() -> None:
-    assert config.load({}).executor == "process"
-    assert config.load({"PTT_AGENT_EXECUTOR": "thread"}).executor == "thread"
+def test_executor_is_thread_by_default_and_checked() -> None:
+    assert config.load({}).executor == "thread"
+    assert config.load({"PTT_AGENT_EXECUTOR": "process"}).executor == "process"
     with pytest.raises(config.ConfigError, match="PTT_AGENT_EXECUTOR"):
         config.load({"PTT_AGENT_EXECUTOR": "fork"})
 

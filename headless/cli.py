@@ -262,6 +262,7 @@ def cmd_soak(args: argparse.Namespace) -> int:
                     seed=args.seed,
                     agent_pid=agent.pid if agent else None,
                     oracle=oracle,
+                    evidence=RESULTS / "soak-evidence",
                 )
             finally:
                 await setup.target.aclose()

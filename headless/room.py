@@ -49,6 +49,7 @@ LEVEL_MS = 10
 TOPIC_TRANSCRIPTION = "lk.transcription"
 TOPIC_METRICS = "ptt.metrics"
 TOPIC_LOG = "ptt.log"
+TOPIC_TURN_AUDIO = "ptt.turn_audio"  # the agent's get_turn_audio answers: WAV byte streams
 ATTR_STATE = "lk.agent.state"
 ATTR_SEGMENT = "lk.segment_id"
 ATTR_FINAL = "lk.transcription_final"
@@ -93,6 +94,7 @@ class Received:
     metrics: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     # the sender of each metrics entry (its participant sid: a rebuilt agent has a new one)
     metrics_senders: list[str] = field(default_factory=list)
+    turn_audio: dict[str, bytes] = field(default_factory=dict)  # byte stream id -> WAV
     logs: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     segments: dict[str, Segment] = field(default_factory=dict)
     states: list[tuple[float, str]] = field(default_factory=list)
@@ -130,6 +132,7 @@ class RoomClient:
             TOPIC_METRICS, self._on_json(self.got.metrics, self.got.metrics_senders)
         )
         room.register_text_stream_handler(TOPIC_LOG, self._on_json(self.got.logs))
+        room.register_byte_stream_handler(TOPIC_TURN_AUDIO, self._on_turn_audio)
         # like the page: subscribed only to what is measured (the agent's audio), the
         # microphone published muted and open only while the talk button is held
         await room.connect(self.grant.url, self.grant.token, rtc.RoomOptions(auto_subscribe=False))
@@ -290,6 +293,28 @@ class RoomClient:
                     self.got.levels.add(now - (n - 1 - k) * LEVEL_MS / 1000, level)
         finally:
             await stream.aclose()
+
+    def _on_turn_audio(self, reader: rtc.ByteStreamReader, _sender: str) -> None:
+        async def read() -> None:
+            chunks = [bytes(chunk) async for chunk in reader]
+            self.got.turn_audio[reader.info.stream_id] = b"".join(chunks)
+            await self._notify()
+
+        self._spawn(read())
+
+    async def turn_audio(
+        self, agent_turn: int, within: float = 5.0
+    ) -> tuple[dict[str, Any], bytes] | None:
+        """What the agent heard in its turn `agent_turn` (get_turn_audio): its description
+        and the WAV file, or None when the agent has none to give."""
+        outcome = await self.rpc("get_turn_audio", json.dumps({"turn": agent_turn}))
+        if not outcome.ok:
+            return None
+        info = json.loads(outcome.response)
+        stream = str(info.get("stream_id", ""))
+        if not await self.wait_for(lambda: stream in self.got.turn_audio, within):
+            return None
+        return info, self.got.turn_audio.pop(stream)
 
     def _on_json(
         self, into: list[tuple[float, dict[str, Any]]], senders: list[str] | None = None

@@ -4,11 +4,13 @@ the log oracle, `ptt.errors`, every turn's correctness and the agent job's memor
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -44,6 +46,7 @@ class SoakState:
     ok: int = 0
     failures: list[str] = field(default_factory=list)
     memory: list[tuple[int, float]] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)  # files of what the agent heard
 
     def judge(self, cycle: int, op: str, why: list[str], progress: Progress) -> None:
         self.judged += 1
@@ -63,8 +66,10 @@ async def run_soak(
     seed: int = 1,
     agent_pid: int | None = None,
     oracle: Oracle | None = None,
+    evidence: Path | None = None,
 ) -> dict[str, Any]:
-    """`cycles` random operations (or until `max_seconds`), then the verdict."""
+    """`cycles` random operations (or until `max_seconds`), then the verdict. For each
+    wrong transcript, what the agent heard (get_turn_audio) is saved under `evidence`."""
     rng = random.Random(seed)
     state = SoakState()
     client = RoomClient(await target.grant(room_name("soak", "user"), "soak-user"))
@@ -81,7 +86,7 @@ async def run_soak(
                 break
             op = rng.choices(names, weights)[0]
             state.ops[op] += 1
-            await _operation(op, talker, rng, state, cycle, progress)
+            await _operation(op, talker, rng, state, cycle, progress, evidence)
             done = cycle
             if cycle % MEMORY_EVERY == 0 or cycle == 1:
                 _sample_memory(agent_pid, cycle, state)
@@ -104,6 +109,7 @@ async def run_soak(
         "turns_judged": state.judged,
         "turns_ok": state.ok,
         "failures": state.failures[:50],
+        "evidence": state.evidence[:50],
         "oracle": bad[:50],
         "ptt_errors": errors_attr,
         "job_memory": _memory_summary(state.memory),
@@ -123,7 +129,13 @@ async def run_soak(
 
 
 async def _operation(
-    op: str, talker: Talker, rng: random.Random, state: SoakState, cycle: int, progress: Progress
+    op: str,
+    talker: Talker,
+    rng: random.Random,
+    state: SoakState,
+    cycle: int,
+    progress: Progress,
+    evidence: Path | None = None,
 ) -> None:
     client = talker.client
 
@@ -133,6 +145,8 @@ async def _operation(
     if op in ("say", "barge_in"):
         turn = await talker.say(rng.choice(PHRASES), reply_end=op == "say")
         judge(turn.failures)
+        if turn.failures and evidence is not None and isinstance(turn.agent.get("turn"), int):
+            await _keep_evidence(client, turn, cycle, evidence, state)
     elif op == "cancel":
         turn = await talker.cancel(rng.choice(PHRASES), fraction=rng.uniform(0.2, 0.8))
         judge([*_refused(turn), *turn.failures])
@@ -154,6 +168,26 @@ async def _operation(
         judge(why)
     elif op == "wait":
         await asyncio.sleep(rng.uniform(0.2, 1.5))
+
+
+async def _keep_evidence(
+    client: Any, turn: TurnResult, cycle: int, folder: Path, state: SoakState
+) -> None:
+    """Save what the agent heard in a wrong turn, with what was said and heard."""
+    got = await client.turn_audio(int(turn.agent["turn"]))
+    if got is None:
+        return
+    info, wav = got
+    base = folder / f"cycle-{cycle:04d}-turn-{turn.agent['turn']}"
+    detail = {"said": turn.expected, "heard": turn.transcript, "agent": turn.agent, **info}
+    await asyncio.to_thread(_write_evidence, base, wav, detail)
+    state.evidence.append(str(base.with_suffix(".wav")))
+
+
+def _write_evidence(base: Path, wav: bytes, detail: dict[str, Any]) -> None:
+    base.parent.mkdir(parents=True, exist_ok=True)
+    base.with_suffix(".wav").write_bytes(wav)
+    base.with_suffix(".json").write_text(json.dumps(detail, indent=2))
 
 
 def _refused(turn: TurnResult) -> list[str]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
-from playwright.sync_api import expect
+from playwright.sync_api import Browser, expect
 
 from e2e.conftest import LaunchConsole
 from e2e.speech import SpeechClip
@@ -67,3 +68,42 @@ def test_words_said_before_the_press_are_marked_clipped(
     )
     row = console.el("metrics").locator('[data-metric="clippedStartMs"]')
     expect(row.locator("td").last).to_have_text("1")
+
+
+def test_an_exported_report_opens_offline_with_the_same_turn(
+    launch_console: LaunchConsole, clips: dict[str, SpeechClip], browser: Browser, tmp_path: Path
+) -> None:
+    console = launch_console(clips["lights"], room="e2e-inspector-report")
+    console.expect_agent_state("listening")
+    console.speak_turn()
+    console.expect_agent_reply()
+    turn = console.el("inspector").locator('[data-testid="inspector-turn"][data-turn="1"]')
+    expect(turn).to_have_attribute("data-audio", "ready", timeout=READY)
+    with console.page.expect_download() as download:
+        console.el("export-report-button").click()
+    path = tmp_path / "report.json"
+    download.value.save_as(path)
+    report = json.loads(path.read_text())
+    assert report["kind"] == "ptt-console-report"
+    assert report["versions"]["livekit_server"] and report["versions"]["livekit_client"]
+    assert report["turns"][0]["transcript"] == "turn on the lights"
+    assert report["turns"][0]["agent_audio"]["wav_base64"]
+
+    # a fresh page, never connected: the report alone fills the inspector
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{console.base_url}/?report=1")
+        expect(page.get_by_test_id("status")).to_contain_text("Open a session report")
+        page.get_by_test_id("open-report-input").set_input_files(str(path))
+        offline = page.get_by_test_id("inspector").locator('[data-testid="inspector-turn"]')
+        expect(offline).to_have_count(1)
+        expect(offline).to_have_attribute("data-audio", "ready")
+        expect(offline.locator('button[data-role="play-agent"]')).to_be_enabled()
+        expect(
+            offline.get_by_test_id("inspector-timeline").locator('[data-lane="agent"]')
+        ).to_have_count(1)
+        expect(page.get_by_test_id("status")).to_contain_text("offline")
+        expect(page.get_by_test_id("connection-state")).to_have_text("disconnected")
+    finally:
+        context.close()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hmac
 import logging
 import time
 from collections.abc import AsyncIterator
+from importlib import metadata
 from typing import Any
 
 from livekit import api
@@ -31,6 +33,15 @@ from .validation import ApiError, optional_bool, optional_name, read_json_object
 logger = logging.getLogger("server")
 
 ACCESS_KEY_HEADER = "X-Access-Key"
+
+
+@functools.cache
+def console_version() -> str:
+    """This console's version (the session report names it)."""
+    try:
+        return metadata.version("ptt-console")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -59,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             {
                 "agent_name": settings.agent_name,
                 "access_key_required": settings.access_key_required,
+                "console_version": console_version(),
             },
         )
 

@@ -3,6 +3,7 @@
 // the STT (get_turn_audio, a WAV byte stream on ptt.turn_audio), the clock alignment
 // and the clip detection. No DOM: view-inspector.js draws state.inspector.
 
+import { createByteStreamInbox } from './byte-streams.js';
 import { alignClocks, toPageTime, turnClockSamples } from './clock.js';
 import { clipMarks, detectClips } from './clip.js';
 import { latestReport, matchAgentTurns } from './inspector-match.js';
@@ -35,7 +36,7 @@ function emptyRecord() {
 /** app: {state, update, log, session, talk, audio}. */
 export function createInspector(app) {
   const { state, update, log } = app;
-  const streams = new Map(); // stream id -> {bytes} | {waiter}
+  const inbox = createByteStreamInbox(STREAM_WAIT_MS);
   let recorder = null;
   let recorderTrack = null;
 
@@ -125,7 +126,7 @@ export function createInspector(app) {
     }
     try {
       const info = JSON.parse(result.response);
-      const bytes = await streamBytes(info.stream_id);
+      const bytes = await inbox.take(info.stream_id);
       const wav = parseWav(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
       rec.agentAudio = { samples: wav.samples, sampleRate: wav.sampleRate, info };
       rec.audioStatus = 'ready';
@@ -135,45 +136,6 @@ export function createInspector(app) {
       log('warn', `turn ${n}: the agent's audio could not be read: ${err.message}`);
     }
     changed();
-  }
-
-  function streamBytes(id) {
-    const have = streams.get(id);
-    if (have?.bytes) {
-      streams.delete(id);
-      return Promise.resolve(have.bytes);
-    }
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        streams.delete(id);
-        reject(new Error(`stream ${id} did not arrive within ${STREAM_WAIT_MS / 1000} s`));
-      }, STREAM_WAIT_MS);
-      streams.set(id, {
-        waiter(bytes) {
-          clearTimeout(timer);
-          resolve(bytes);
-        },
-      });
-    });
-  }
-
-  async function onTurnAudio(reader) {
-    const id = reader.info.id;
-    const chunks = await reader.readAll();
-    const total = chunks.reduce((n, c) => n + c.byteLength, 0);
-    const bytes = new Uint8Array(total);
-    let at = 0;
-    for (const c of chunks) {
-      bytes.set(c, at);
-      at += c.byteLength;
-    }
-    const waiting = streams.get(id);
-    if (waiting?.waiter) {
-      streams.delete(id);
-      waiting.waiter(bytes);
-    } else {
-      streams.set(id, { bytes });
-    }
   }
 
   function detect(n) {
@@ -228,5 +190,5 @@ export function createInspector(app) {
     source.start();
   }
 
-  return { recordMic, level, released, metricsArrived, onTurnAudio, play };
+  return { recordMic, level, released, metricsArrived, onTurnAudio: inbox.receive, play };
 }

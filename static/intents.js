@@ -4,8 +4,9 @@
 import { postJson } from './api.js';
 import { PAUSE_UNSUPPORTED_REASON } from './controls.js';
 import { exportDocument } from './log.js';
+import { buildReport, readReport } from './report.js';
 import { UNSUPPORTED_METHOD } from './ptt.js';
-import { listMicrophones } from './room.js';
+import { CLIENT_VERSION, listMicrophones } from './client-info.js';
 
 /** app: {state, update, log, setStatus, session, audio, talk, view}. */
 export function createIntents(app) {
@@ -99,6 +100,34 @@ export function createIntents(app) {
     },
     clearLog() {
       state.log = [];
+      update();
+    },
+    exportReport() {
+      const versions = {
+        console: app.view.readConfig().consoleVersion,
+        livekit_client: CLIENT_VERSION,
+        livekit_server: app.session.serverVersion ?? state.offline?.versions?.livekit_server ?? null,
+      };
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+      const room = state.joined?.room ?? state.form.room;
+      app.view.download(`ptt-report-${room}-${stamp}.json`, JSON.stringify(buildReport(state, versions)));
+      log('info', 'session report exported');
+    },
+    /** Show a session report offline (only while disconnected: a session has the page). */
+    async openReport(file) {
+      if (state.connection !== 'disconnected') {
+        setStatus('warn', 'Disconnect first to open a report: a live session is on the page.');
+        return;
+      }
+      const restored = readReport(await file.text());
+      if (restored instanceof Error) {
+        log('error', `${file.name}: ${restored.message}`);
+        setStatus('error', `Could not open ${file.name}: ${restored.message}`);
+        return;
+      }
+      Object.assign(state, restored);
+      const at = restored.offline.exportedAt ?? 'an unknown time';
+      setStatus('info', `Report ${file.name} (room ${restored.offline.room}, exported ${at}), offline.`);
       update();
     },
   };

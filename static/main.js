@@ -35,6 +35,8 @@ const view = createView(document, {
   exportLog: () => app.intents.exportLog(),
   clearLog: () => app.intents.clearLog(),
   play: (n, which) => app.inspector.play(n, which),
+  exportReport: () => app.intents.exportReport(),
+  openReport: (file) => app.intents.openReport(file),
   rerender: () => app.update(),
 });
 const store = createStore(initialState(params, view.readConfig()), view.render);
@@ -58,4 +60,8 @@ app.refreshDevices = app.intents.refreshDevices;
 
 store.update();
 app.refreshDevices();
-if (params.get('autoconnect') === '1') app.join.connect();
+if (params.has('report')) {
+  app.setStatus('info', 'Open a session report: choose its file under the turn inspector, or drop it here.');
+} else if (params.get('autoconnect') === '1') {
+  app.join.connect();
+}

@@ -24,14 +24,6 @@ const CONNECTION_STATES = {
   [ConnectionState.SignalReconnecting]: 'reconnecting',
 };
 
-/** List audio inputs without prompting for permission. */
-export async function listMicrophones() {
-  const devices = await Room.getLocalDevices('audioinput', false);
-  return devices
-    .filter((d) => d.deviceId)
-    .map((d, i) => ({ id: d.deviceId, label: d.label || `Microphone ${i + 1}` }));
-}
-
 /**
  * handlers: onConnectionState(s), onDisconnected(reason), onAgent(agent|null),
  * onAgentTrack(track|null), onMicTrack(track|null), onMicCapture(performanceNow) (the
@@ -205,6 +197,11 @@ export function createSession(handlers, textStreams, byteStreams = {}) {
 
     get agentIdentity() {
       return agentIdentity;
+    },
+
+    /** The LiveKit server's version, as it reported it when joining (null: not joined). */
+    get serverVersion() {
+      return room?.serverInfo?.version ?? null;
     },
 
     /** Leave the room and forget it; safe to call at any time. */

@@ -32,6 +32,7 @@ export function connectionReset() {
     turns: [],
     agentMetrics: [],
     inspector: { version: 0, turns: {} }, // inspector.js: per page turn n
+    offline: null, // {room, identity, exportedAt, versions} while a report is shown
   };
 }
 

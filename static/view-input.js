@@ -32,6 +32,20 @@ export function bindInput(doc, el, intents) {
   el.rebuild.addEventListener('click', () => intents.rebuild());
   el.startAudio.addEventListener('click', () => intents.startAudio());
   el.exportLog.addEventListener('click', () => intents.exportLog());
+  el.exportReport.addEventListener('click', () => intents.exportReport());
+  el.openReport.addEventListener('change', () => {
+    const file = el.openReport.files?.[0];
+    if (file) intents.openReport(file);
+    el.openReport.value = '';
+  });
+  // a report dropped anywhere on the page opens it
+  doc.addEventListener('dragover', (e) => e.preventDefault());
+  doc.addEventListener('drop', (e) => {
+    const file = e.dataTransfer?.files?.[0];
+    if (!file) return;
+    e.preventDefault();
+    intents.openReport(file);
+  });
   el.clearLog.addEventListener('click', () => intents.clearLog());
 
   // Talk button: pointer capture so releasing anywhere ends the turn; touch and pen too.

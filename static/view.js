@@ -13,7 +13,8 @@ const $ = (doc, id) => doc.querySelector(`[data-testid="${id}"]`);
 /**
  * intents: formChanged(form), connect(), disconnect(), selectDevice(id), press(),
  * release(), cancel(), escape(), focusLost(why), pause(), resume(), rebuild(),
- * startAudio(), exportLog(), clearLog(), play(n, which), rerender()
+ * startAudio(), exportLog(), clearLog(), play(n, which), rerender(), exportReport(),
+ * openReport(file)
  */
 export function createView(doc, intents) {
   const el = {
@@ -49,6 +50,8 @@ export function createView(doc, intents) {
     exportLog: $(doc, 'export-log-button'),
     clearLog: $(doc, 'clear-log-button'),
     inspector: $(doc, 'inspector'),
+    exportReport: $(doc, 'export-report-button'),
+    openReport: $(doc, 'open-report-input'),
   };
 
   bindInput(doc, el, intents);
@@ -102,6 +105,7 @@ export function createView(doc, intents) {
       return {
         agentName: doc.body.dataset.agentName ?? '',
         accessKeyRequired: doc.body.dataset.accessKeyRequired === 'true',
+        consoleVersion: doc.body.dataset.consoleVersion ?? 'unknown',
       };
     },
 

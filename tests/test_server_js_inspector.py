@@ -123,3 +123,66 @@ console.log(JSON.stringify({
     assert heard[0] == "agent audio heard"
     assert out["from"] == 752 and out["to"] == 3550  # pre-roll start, reply done; margins
     assert (out["x0"], out["x1"]) == (0, 1000)
+
+
+def test_a_report_keeps_turns_marks_and_both_recordings_and_refuses_other_files(
+    tmp_path: Path,
+) -> None:
+    out = run_module(
+        tmp_path,
+        """
+import { buildReport, readReport } from 'STATIC/report.js';
+const wave = (n, rate) => Float32Array.from({ length: n }, (_, i) => Math.sin(i / 7) * 0.5);
+const turn = { n: 1, pressAt: 10, releaseAt: 900, outcome: 'ended', startRtt: 30, endRtt: 20,
+  releaseToUserFinal: 45, releaseToAudio: 300 };
+const report = { turn: 1, owner: 'me', transcript: 'open the door', strategy: 'prewarm',
+  preroll_ms: 120, instants_ms: { start_turn: 5 } };
+const state = {
+  form: { room: 'r', identity: 'me', agent: 'ptt-agent' }, joined: null,
+  agent: { identity: 'ptt-agent', instance: 'AJ_1' },
+  turns: [turn], transcript: [{ id: 's', role: 'user', text: 'open the door' }],
+  agentMetrics: [{ turn: 1, data: report }],
+  log: [{ seq: 1, level: 'warn', source: 'agent', message: 'x' }],
+  inspector: { version: 3, turns: { 1: {
+    micLevels: [[20, 0.2]], agentLevels: [], report, alignment: { offsetMs: 1, uncertaintyMs: 9 },
+    recording: { samples: wave(4800), sampleRate: 48000, startAt: -990 },
+    agentAudio: { samples: wave(1600), sampleRate: 16000, info: { turn: 1, preroll_ms: 120 } },
+    audioStatus: 'ready', clips: { clippedStartMs: 200 }, marks: ['first words clipped by 200 ms'],
+  } } },
+};
+const versions = { console: '0.1.0', livekit_client: '2.23.0', livekit_server: '1.13.5' };
+const doc = buildReport(state, versions);
+const back = readReport(JSON.stringify(doc));
+const rec = back.inspector.turns[1];
+console.log(JSON.stringify({
+  kind: doc.kind, config: doc.agent_config, versions: doc.versions,
+  headless: [doc.turns[0].transcript, doc.turns[0].release_to_audio_ms, doc.turns[0].start_turn],
+  agentLog: doc.agent_log.length,
+  turns: back.turns, turn: back.turn, marks: rec.marks, status: rec.audioStatus,
+  page: [rec.recording.sampleRate, rec.recording.samples.length, rec.recording.startAt,
+    Math.round(rec.recording.samples[50] * 1000)],
+  agent: [rec.agentAudio.sampleRate, rec.agentAudio.samples.length, rec.agentAudio.info.preroll_ms],
+  bad: [readReport('{').message, readReport('{"kind": "x"}').message,
+    readReport('{"kind": "ptt-console-report", "version": 9}').message],
+}));
+""",
+    )
+    assert isinstance(out, dict)
+    assert out["kind"] == "ptt-console-report"
+    assert out["config"] == {
+        "identity": "ptt-agent",
+        "instance": "AJ_1",
+        "strategy": "prewarm",
+        "preroll_ms": 120,
+    }
+    assert out["versions"]["livekit_server"] == "1.13.5"
+    assert out["headless"] == ["open the door", 300, {"rtt_ms": 30}]
+    assert out["agentLog"] == 1
+    assert out["turns"][0]["n"] == 1 and out["turn"] == 1
+    assert out["marks"] == ["first words clipped by 200 ms"] and out["status"] == "ready"
+    assert out["page"][:3] == [48000, 4800, -990]
+    assert abs(out["page"][3] - round(np.sin(50 / 7) * 0.5 * 1000)) <= 1  # 16-bit round trip
+    assert out["agent"] == [16000, 1600, 120]
+    assert out["bad"][0].startswith("not a report: the file is not JSON")
+    assert out["bad"][1] == "not a report: kind is not ptt-console-report"
+    assert "version 9 is not supported" in out["bad"][2]

@@ -73,6 +73,18 @@ MODULES = [
     "metrics.js",
     "stages.js",
     "log.js",
+    "client-info.js",
+    "inspector.js",
+    "inspector-match.js",
+    "byte-streams.js",
+    "clock.js",
+    "clip.js",
+    "timeline.js",
+    "wav.js",
+    "mic-recorder.js",
+    "capture-worklet.js",
+    "report.js",
+    "view-inspector.js",
 ]
 
 

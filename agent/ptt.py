@@ -15,7 +15,6 @@ import asyncio
 import json
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -25,14 +24,13 @@ from livekit.agents import AgentSession
 from .errors import InvalidPayload, NoOpenTurn, NotReady, NotTurnOwner, Paused, PttError, TurnBusy
 from .stt_reset import ResettableSTT
 from .timings import TurnTimings
-from .turn_audio import TurnAudioStore
+from .turn_audio import TOPIC_TURN_AUDIO, TurnAudioStore, answer_turn_audio
 
 logger = logging.getLogger("ptt-agent.ptt")
 
 ATTR_PAUSED = "ptt.paused"
 ATTR_TURN_OWNER = "ptt.turn_owner"
 TOPIC_METRICS = "ptt.metrics"
-TOPIC_TURN_AUDIO = "ptt.turn_audio"  # byte streams: a turn's audio as the STT got it (WAV)
 
 TRANSCRIPT_TIMEOUT = 3.0
 STT_FLUSH_DURATION = 1.0
@@ -215,26 +213,19 @@ class PttController:
         """Send `caller` the audio turn `turn` fed the STT (pre-roll and turn, as a WAV
         byte stream on `ptt.turn_audio`); the answer names the stream and describes it.
         Refused with TURN_UNKNOWN (no such turn) or TURN_EVICTED (no longer kept)."""
-        turn = parse_payload(payload).get("turn")
-        if isinstance(turn, bool) or not isinstance(turn, int) or turn < 1:
-            raise InvalidPayload('get_turn_audio needs {"turn": N}, N a turn number ≥ 1')
-        rec = self.turn_audio.get(turn)
-        stream_id = f"ptt-turn-audio-{turn}-{uuid.uuid4().hex[:12]}"
         h = self._hearing
-        complete = h is None or h.turn != turn or h.final_at is not None or h.cancelled
-        wav = rec.wav()
+        heard = h.turn if h is not None and h.final_at is None and not h.cancelled else None
+        answer = answer_turn_audio(self.turn_audio, parse_payload(payload), still_heard=heard)
         self._spawn(
             self._room.send_bytes(
-                wav,
+                answer.wav,
                 to=caller,
                 topic=TOPIC_TURN_AUDIO,
-                stream_id=stream_id,
-                attributes={"ptt.turn": str(turn)},
+                stream_id=answer.stream_id,
+                attributes=answer.attributes,
             )
         )
-        return json.dumps(
-            {"stream_id": stream_id, "bytes": len(wav), "complete": complete, **rec.describe()}
-        )
+        return answer.response
 
     def participant_left(self, identity: str) -> None:
         """The turn holder left the room: their turn is cancelled."""

@@ -11,16 +11,19 @@ Instants are on the agent's monotonic clock, in ms, as in `ptt.metrics` `instant
 
 from __future__ import annotations
 
+import json
 import struct
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from livekit import rtc
 
-from .errors import TurnEvicted, TurnUnknown
+from .errors import InvalidPayload, TurnEvicted, TurnUnknown
 
+TOPIC_TURN_AUDIO = "ptt.turn_audio"  # byte streams: a turn's audio as the STT got it (WAV)
 DEFAULT_KEEP = 8
 MAX_TURN_SECONDS = 120  # a turn longer than this keeps its first two minutes
 
@@ -126,3 +129,33 @@ class TurnAudioStore:
         kept = list(self._turns)
         span = f"turns {kept[0]}-{kept[-1]} are kept" if kept else "no turn was recorded yet"
         raise TurnUnknown(f"no turn {turn}: {span}")
+
+
+@dataclass
+class TurnAudioAnswer:
+    """What `get_turn_audio` sends (the WAV, on its own byte stream) and answers."""
+
+    stream_id: str
+    wav: bytes
+    attributes: dict[str, str]
+    response: str
+
+
+def answer_turn_audio(
+    store: TurnAudioStore, request: dict[str, object], *, still_heard: int | None = None
+) -> TurnAudioAnswer:
+    """The answer to `get_turn_audio` `request` ({"turn": N}); `still_heard`: the turn
+    whose audio is still coming in (its answer says complete: false)."""
+    turn = request.get("turn")
+    if isinstance(turn, bool) or not isinstance(turn, int) or turn < 1:
+        raise InvalidPayload('get_turn_audio needs {"turn": N}, N a turn number ≥ 1')
+    rec = store.get(turn)
+    stream_id = f"ptt-turn-audio-{turn}-{uuid.uuid4().hex[:12]}"
+    wav = rec.wav()
+    response = {"stream_id": stream_id, "bytes": len(wav), "complete": still_heard != turn}
+    return TurnAudioAnswer(
+        stream_id=stream_id,
+        wav=wav,
+        attributes={"ptt.turn": str(turn)},
+        response=json.dumps({**response, **rec.describe()}),
+    )

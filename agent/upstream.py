@@ -9,10 +9,15 @@ nothing but the upstream convention works.
 
 Run: `python -m agent.upstream [start]`; dispatched by the name in
 PTT_UPSTREAM_AGENT_NAME (default `ptt-upstream`).
+
+Inspector mode: a job dispatched with metadata `{"ptt_inspect": true}` adds the turn
+inspector's helper (`agent/inspectable.py`, two lines after `session.start`), as a
+user would to their own agent. Without it the agent stays upstream-only.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -23,6 +28,7 @@ from livekit.agents import Agent, AgentServer, AgentSession, JobContext, cli, ll
 from livekit.plugins import deepgram
 
 from . import config as agent_config
+from .inspectable import Inspectable
 from .responder import Responder
 from .tts_espeak import EspeakTTS
 
@@ -58,6 +64,9 @@ async def entrypoint(ctx: JobContext) -> None:
         turn_handling={"turn_detection": "manual"},
     )
     await session.start(agent=UpstreamAgent(), room=ctx.room)
+    if wants_inspector(ctx.job.metadata):  # the two lines a user adds to their agent
+        inspectable = Inspectable(session, ctx.room)
+        ctx.add_shutdown_callback(inspectable.aclose)
     # disable input audio at the start
     session.input.set_audio_enabled(False)
 
@@ -90,6 +99,15 @@ async def entrypoint(ctx: JobContext) -> None:
     rpc("start_turn", start_turn)
     rpc("end_turn", end_turn)
     rpc("cancel_turn", cancel_turn)
+
+
+def wants_inspector(metadata: str) -> bool:
+    """The dispatch asked for the inspector's helper (`{"ptt_inspect": true}`)."""
+    try:
+        data = json.loads(metadata) if metadata else {}
+    except ValueError:
+        return False
+    return isinstance(data, dict) and data.get("ptt_inspect") is True
 
 
 def create_server(agent_name: str) -> AgentServer:

@@ -47,6 +47,17 @@ class RoomAdmin:
         """Close the room for everyone in it (they see DisconnectReason ROOM_DELETED)."""
         self._call(lambda lk: lk.room.delete_room(api.DeleteRoomRequest(room=room)))
 
+    def dispatch(self, room: str, agent_name: str, metadata: str = "") -> None:
+        """Dispatch `agent_name` to `room` (created if needed) with job `metadata`."""
+
+        async def run(lk: api.LiveKitAPI) -> None:
+            await lk.room.create_room(api.CreateRoomRequest(name=room))
+            await lk.agent_dispatch.create_dispatch(
+                api.CreateAgentDispatchRequest(agent_name=agent_name, room=room, metadata=metadata)
+            )
+
+        self._call(run)
+
     def remove_participant(self, room: str, identity: str) -> None:
         """Remove one participant (it sees DisconnectReason PARTICIPANT_REMOVED)."""
         self._call(

@@ -6,3 +6,4 @@ mkdir -p bench-results
 .venv/bin/python -m bench.bench_agent "$@"
 if [ -f bench/bench_stt.py ]; then .venv/bin/python -m bench.bench_stt; fi
 .venv/bin/python -m bench.bench_reply
+.venv/bin/python -m bench.bench_page

@@ -38,7 +38,13 @@ from .ffi_acks import AckWaits
 from .log_forward import RoomLogForwarder
 from .ptt import TOPIC_METRICS, as_rpc_error, parse_payload
 from .timings import TurnTimings
-from .turn_audio import TOPIC_TURN_AUDIO, TurnAudioStore, answer_turn_audio
+from .turn_audio import (
+    ATTR_VERSIONS,
+    TOPIC_TURN_AUDIO,
+    TurnAudioStore,
+    agent_versions,
+    answer_turn_audio,
+)
 
 logger = logging.getLogger("ptt-agent.inspectable")
 
@@ -95,6 +101,7 @@ class Inspectable:
         session.on("agent_state_changed", self._on_agent_state)
         self._forwarder = RoomLogForwarder(publish=self._send_text, set_attributes=self._attrs)
         logging.getLogger().addHandler(self._forwarder)
+        self._spawn(self._attrs({ATTR_VERSIONS: agent_versions()}))
 
     # -- what the session does -------------------------------------------------------
     def turn_rpc(self, method: str, caller: str, received: float) -> None:

@@ -18,12 +18,14 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import metadata
 
 from livekit import rtc
 
 from .errors import InvalidPayload, TurnEvicted, TurnUnknown
 
 TOPIC_TURN_AUDIO = "ptt.turn_audio"  # byte streams: a turn's audio as the STT got it (WAV)
+ATTR_VERSIONS = "ptt.versions"  # JSON: what the agent runs on (the session report names it)
 DEFAULT_KEEP = 8
 MAX_TURN_SECONDS = 120  # a turn longer than this keeps its first two minutes
 
@@ -67,6 +69,17 @@ class TurnAudio:
             "last_frame_ms": _ms(self.last_frame_at),
             "truncated": self.truncated,
         }
+
+
+def agent_versions() -> str:
+    """The `ptt.versions` attribute: this console's agent code and the SDKs under it."""
+    found = {}
+    for package in ("ptt-console", "livekit-agents", "livekit"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = "unknown"
+    return json.dumps(found, separators=(",", ":"))
 
 
 def _ms(at: float | None) -> float | None:

@@ -31,7 +31,7 @@ from .room_output import paced_source_of, use_paced_room_output
 from .session import ptt_session
 from .stt_reset import ResettableSTT
 from .transcript_sync import text_with_first_audio
-from .turn_audio import TurnAudioStore
+from .turn_audio import ATTR_VERSIONS, TurnAudioStore, agent_versions
 
 logger = logging.getLogger("ptt-agent")
 
@@ -169,7 +169,13 @@ async def entrypoint(ctx: JobContext) -> None:
     )
     logging.getLogger().addHandler(forwarder)
     await link.set_attributes(
-        {ATTR_PAUSED: "0", ATTR_TURN_OWNER: "", ATTR_ERRORS: "0", ATTR_INSTANCE: ctx.job.id}
+        {
+            ATTR_PAUSED: "0",
+            ATTR_TURN_OWNER: "",
+            ATTR_ERRORS: "0",
+            ATTR_INSTANCE: ctx.job.id,
+            ATTR_VERSIONS: agent_versions(),
+        }
     )
 
     @ctx.room.on("participant_disconnected")

@@ -86,6 +86,7 @@ def test_an_exported_report_opens_offline_with_the_same_turn(
     report = json.loads(path.read_text())
     assert report["kind"] == "ptt-console-report"
     assert report["versions"]["livekit_server"] and report["versions"]["livekit_client"]
+    assert report["versions"]["agent"]["livekit-agents"]  # the agent's ptt.versions
     assert report["turns"][0]["transcript"] == "turn on the lights"
     assert report["turns"][0]["agent_audio"]["wav_base64"]
 

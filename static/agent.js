@@ -7,6 +7,16 @@ export const TURN_OWNER_ATTRIBUTE = 'ptt.turn_owner';
 export const ERRORS_ATTRIBUTE = 'ptt.errors';
 export const PTT_ATTRIBUTE = 'push-to-talk';
 export const INSTANCE_ATTRIBUTE = 'ptt.instance';
+export const VERSIONS_ATTRIBUTE = 'ptt.versions';
+
+function parseVersions(text) {
+  try {
+    const value = JSON.parse(text);
+    return value && typeof value === 'object' ? value : null;
+  } catch {
+    return null;
+  }
+}
 const AGENT_KIND = 4; // ParticipantKind.AGENT: a wire value of livekit.ParticipantInfo.Kind
 
 function isAgentKind(p) {
@@ -31,7 +41,7 @@ export function pickAgent(participants) {
 
 /**
  * The agent as the state holds it: {identity, state, paused, pausable, turnOwner, errors,
- * instance}.
+ * instance, versions (its ptt.versions, parsed)}.
  * `pausable`: it publishes ptt.paused, so it offers pause/resume (an agent with only the
  * upstream start_turn/end_turn/cancel_turn publishes none of our attributes).
  */
@@ -45,5 +55,6 @@ export function describeAgent(p) {
     turnOwner: attrs[TURN_OWNER_ATTRIBUTE] || null,
     errors: ERRORS_ATTRIBUTE in attrs ? Number(attrs[ERRORS_ATTRIBUTE]) || 0 : null,
     instance: attrs[INSTANCE_ATTRIBUTE] || null,
+    versions: attrs[VERSIONS_ATTRIBUTE] ? parseVersions(attrs[VERSIONS_ATTRIBUTE]) : null,
   };
 }

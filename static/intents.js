@@ -107,6 +107,7 @@ export function createIntents(app) {
         console: app.view.readConfig().consoleVersion,
         livekit_client: CLIENT_VERSION,
         livekit_server: app.session.serverVersion ?? state.offline?.versions?.livekit_server ?? null,
+        agent: state.agent?.versions ?? null, // its ptt.versions; null: it publishes none
       };
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
       const room = state.joined?.room ?? state.form.room;

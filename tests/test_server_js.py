@@ -318,7 +318,8 @@ const user = { identity: 'me', kind: 0, attributes: {} };
 const upstream = { identity: 'agent-AJ_1', kind: 4, attributes: { 'lk.agent.state': 'listening' } };
 const ours = { identity: 'ptt-agent', kind: 4, attributes: {
   'lk.agent.state': 'speaking', 'push-to-talk': '1', 'ptt.paused': '0',
-  'ptt.turn_owner': 'me', 'ptt.errors': '2', 'ptt.instance': 'AJ_7' } };
+  'ptt.turn_owner': 'me', 'ptt.errors': '2', 'ptt.instance': 'AJ_7',
+  'ptt.versions': '{"livekit-agents":"1.8.9"}' } };
 const marked = { identity: 'bot', kind: 0, attributes: { 'push-to-talk': '1' } };
 console.log(JSON.stringify({
   none: pickAgent([user]),
@@ -344,6 +345,7 @@ console.log(JSON.stringify({
         "turnOwner": "me",
         "errors": 2,
         "instance": "AJ_7",
+        "versions": {"livekit-agents": "1.8.9"},
     }
     assert out["upstream"]["pausable"] is False and out["upstream"]["errors"] is None
     assert out["paused"]["paused"] is True and out["paused"]["pausable"] is True

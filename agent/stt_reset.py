@@ -289,6 +289,8 @@ class TurnStream(stt.RecognizeStream):
         self._flushed = False  # the turn's end (flush) was sent
         self._final_after_flush = False  # a final came after it (plugins without Finalize)
         self._input_ended = False
+        self._sent = 0  # frames fed to the STT
+        self._missed = 0  # frames that came while a turn was open, to this closed stream
         self.recoveries = 0
         """How often this stream's turn was replayed into a fresh inner stream."""
 
@@ -319,6 +321,13 @@ class TurnStream(stt.RecognizeStream):
                     logger.debug("turn stream task failed", extra={"error": repr(exc)})
             await close_stream(self._inner.stream if self._inner else inner.stream)
             self._kept = []  # the framework may hold on to ended streams: free the audio
+            if self._missed:
+                # diagnostic for the soak's rare empty turn (docs/capacity.md): a
+                # stream whose gate was closed at its creation got an open turn's audio
+                logger.info(
+                    "an open turn's audio reached a closed turn stream",
+                    extra={"missed_frames": self._missed, "sent_frames": self._sent},
+                )
 
     def _send(self, frame: rtc.AudioFrame, *, preroll: bool = False) -> None:
         """Feed a frame of the open turn to the STT, and keep it for a replay."""
@@ -351,8 +360,11 @@ class TurnStream(stt.RecognizeStream):
             assert self._inner is not None
             if isinstance(item, rtc.AudioFrame):
                 if self._gate_open:
+                    self._sent += 1
                     self._send(item)
                 else:
+                    if self._owner.turn_open and not self._flushed:
+                        self._missed += 1
                     self._owner._preroll.push(item)
             elif self._gate_open:
                 self._to_inner(lambda stream: stream.flush())

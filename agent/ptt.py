@@ -3,6 +3,10 @@
 Methods: `start_turn`, `end_turn`, `cancel_turn` (LiveKit's PTT convention) and
 `pause`, `resume`, `get_turn_audio` (ours). Payload: empty or a JSON object.
 
+`start_turn`, `end_turn` and `cancel_turn` answer `{"turn": N}`: the agent's number for
+the turn, as in `ptt.metrics`, so a caller can tell its turn's reports from an earlier
+one's that arrive late.
+
 Arbitration between participants: first come, first served. The participant
 whose `start_turn` opened the turn holds it until their own `end_turn` or
 `cancel_turn`, or until they leave the room; a `start_turn` from anyone else
@@ -149,8 +153,8 @@ class PttController:
         self._session.clear_user_turn()
         timings.record_rpc("start_turn", t0, time.monotonic())
         await self._room.set_attributes({ATTR_TURN_OWNER: caller})
-        logger.info("turn started", extra={"turn": self._turn_count, "owner": caller})
-        return "ok"
+        logger.info("turn started", extra={"turn": timings.turn, "owner": caller})
+        return _turn_answer(timings.turn)
 
     async def end_turn(self, caller: str, payload: str) -> str:
         t0 = time.monotonic()
@@ -170,7 +174,7 @@ class PttController:
         timings.record_rpc("end_turn", t0, time.monotonic())
         await self._room.set_attributes({ATTR_TURN_OWNER: ""})
         logger.info("turn committed", extra={"turn": timings.turn, "owner": caller})
-        return "ok"
+        return _turn_answer(timings.turn)
 
     async def cancel_turn(self, caller: str, payload: str) -> str:
         parse_payload(payload)
@@ -180,7 +184,7 @@ class PttController:
         turn = self._take_turn(caller, "cancel")
         self._cancel(turn)
         await self._room.set_attributes({ATTR_TURN_OWNER: ""})
-        return "ok"
+        return _turn_answer(turn.timings.turn)
 
     async def pause(self, caller: str, payload: str) -> str:
         parse_payload(payload)
@@ -347,6 +351,10 @@ class PttController:
 def _retrieve(fut: asyncio.Future[Any]) -> None:
     if not fut.cancelled() and (exc := fut.exception()) is not None:
         logger.warning("background step failed", extra={"error": repr(exc)})
+
+
+def _turn_answer(turn: int) -> str:
+    return json.dumps({"turn": turn})
 
 
 def as_rpc_error(e: Exception) -> PttError:

@@ -5,6 +5,7 @@ audible agent audio, and the transcript against the phrase said."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +47,12 @@ class TurnResult:
     correctness: Correctness | None = None
     failures: list[str] = field(default_factory=list)
     metrics_mark: int = field(default=0, repr=False)  # ptt.metrics received before the press
+
+    @property
+    def agent_turn(self) -> int | None:
+        """The agent's number for this turn, from its start_turn answer ({"turn": N};
+        None for an agent that answers otherwise)."""
+        return _answered_turn(self.start)
 
     @property
     def released_at(self) -> float | None:
@@ -99,6 +106,17 @@ class TurnResult:
                 "reply_done": at(self.reply_done_at),
             },
         }
+
+
+def _answered_turn(outcome: RpcOutcome | None) -> int | None:
+    if outcome is None or not outcome.ok:
+        return None
+    try:
+        value = json.loads(outcome.response)
+    except (TypeError, ValueError):
+        return None
+    turn = value.get("turn") if isinstance(value, dict) else None
+    return turn if isinstance(turn, int) and not isinstance(turn, bool) else None
 
 
 def _turn_key(
@@ -195,7 +213,7 @@ class Talker:
         turn.speech, turn.end = (first, last), await cancel
         if turn.start.ok and turn.end.ok:
             entry = await self._metrics_for(
-                turn.metrics_mark, lambda m: bool(m.get("cancelled")), 3.0
+                turn.metrics_mark, lambda m: bool(m.get("cancelled")), 3.0, turn.agent_turn
             )
             if entry is not None:
                 turn.agent.update({k: entry[1].get(k) for k in AGENT_FIGURES})
@@ -224,12 +242,14 @@ class Talker:
         return bool(c.got.metrics) or c.agent_attr("ptt.instance") is not None
 
     async def _metrics_for(
-        self, mark: int, pred: Any, within: float
+        self, mark: int, pred: Any, within: float, agent_turn: int | None = None
     ) -> tuple[float, dict[str, Any]] | None:
-        """The first metrics entry after `mark` owned by this client satisfying `pred`,
-        of a turn the agent had not reported before `mark`: the agent publishes a turn
-        again at its first audio and its reply's end, and after a barge-in those of the
-        previous turn arrive after the next press."""
+        """The first metrics entry after `mark` owned by this client satisfying `pred`:
+        of agent turn `agent_turn` when the agent named it in its start_turn answer,
+        else of a turn the agent had not reported before `mark`. (The agent publishes a
+        turn again at its first audio and its reply's end; after a barge-in those of the
+        previous turn arrive after the next press, and after a burst of taps the last
+        tap's only report does.)"""
         c = self.client
         got, senders = c.got.metrics, c.got.metrics_senders
         reported = {_turn_key(senders, got, i) for i in range(min(mark, len(got)))}
@@ -241,7 +261,11 @@ class Talker:
                 if entry[1].get("owner") != c.identity or not pred(entry[1]):
                     continue
                 key = _turn_key(senders, got, i)
-                if key[1] is None or key not in reported:
+                if agent_turn is not None:
+                    if key[1] == agent_turn:
+                        found.append(entry)
+                        return True
+                elif key[1] is None or key not in reported:
                     found.append(entry)
                     return True
             return False
@@ -255,6 +279,7 @@ class Talker:
                 turn.metrics_mark,
                 lambda m: m.get("release_to_final_ms") is not None,
                 COMMIT_TIMEOUT,
+                turn.agent_turn,
             )
             if entry is None:
                 turn.fail(f"no committed transcript within {COMMIT_TIMEOUT:g} s")

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from headless.room import Received
-from headless.turns import Talker
+from headless.room import Received, RpcOutcome
+from headless.turns import Talker, _answered_turn
 
 pytestmark = pytest.mark.unit
 
@@ -85,3 +85,26 @@ async def test_only_earlier_entries_of_that_turn_leave_nothing() -> None:
     mark = len(client.got.metrics)
     client.receive("ptt-agent/PA_1", turn=3, transcript="red", release_to_final_ms=10)
     assert await talker._metrics_for(mark, _committed, 0.1) is None
+
+
+async def test_a_burst_of_taps_last_report_is_not_the_next_turns_when_the_agent_named_it() -> None:
+    """A tap's only report can arrive after the next press (the soak's 'heard ""' after
+    its rapid op): with the turn number from the start_turn answer only that turn's
+    entry is taken."""
+    client = _Client()
+    talker = Talker(client)  # type: ignore[arg-type]
+    mark = len(client.got.metrics)
+    start = RpcOutcome("start_turn", 0.0, 0.01, response='{"turn": 168}')
+    assert start.ok
+
+    async def agent() -> None:
+        await asyncio.sleep(0.02)  # the last tap's commit, reported after the press
+        client.receive("ptt-agent/PA_1", turn=167, transcript="", release_to_final_ms=30)
+        await asyncio.sleep(0.02)
+        client.receive("ptt-agent/PA_1", turn=168, transcript="thank you", release_to_final_ms=9)
+
+    feed = asyncio.ensure_future(agent())
+    entry = await talker._metrics_for(mark, _committed, 2.0, _answered_turn(start))
+    await feed
+    assert entry is not None and entry[1]["transcript"] == "thank you"
+    assert _answered_turn(RpcOutcome("start_turn", 0.0, 0.01, response="ok")) is None

@@ -6,11 +6,28 @@
 // the first agent turn reported to this identity that no earlier page turn was. A rebuilt
 // agent counts from 1 again: `instance` (ptt.instance at the time) keeps them apart.
 
+/** The agent's number for a turn from its start_turn answer ({"turn": N}), or null. */
+export function answeredTurn(response) {
+  try {
+    const value = JSON.parse(response);
+    return Number.isInteger(value?.turn) ? value.turn : null;
+  } catch {
+    return null;
+  }
+}
+
 /** entries: the page's agent metrics, oldest first, each {turn (page turn current when
- *  it arrived), instance, data}; returns Map(page turn -> agent turn key "instance/turn"). */
-export function matchAgentTurns(entries, identity) {
+ *  it arrived), instance, data}; turns: the page's turn records, whose `agentTurn` (from
+ *  the start_turn answer) decides when known. Returns Map(page turn -> "instance/turn"). */
+export function matchAgentTurns(entries, identity, turns = []) {
   const byPage = new Map();
   const taken = new Set();
+  for (const t of turns) {
+    if (!Number.isInteger(t.agentTurn)) continue;
+    const key = `${t.agentInstance ?? ''}/${t.agentTurn}`;
+    byPage.set(t.n, key);
+    taken.add(key);
+  }
   for (const { turn, instance, data } of entries) {
     if (!data || data.owner !== identity || typeof data.turn !== 'number') continue;
     const key = `${instance ?? ''}/${data.turn}`;

@@ -92,7 +92,7 @@ export function createInspector(app) {
   }
 
   function metricsArrived() {
-    const matched = matchAgentTurns(state.agentMetrics, app.session.localIdentity);
+    const matched = matchAgentTurns(state.agentMetrics, app.session.localIdentity, state.turns);
     for (const [n, key] of matched) {
       const rec = record(n);
       const report = latestReport(state.agentMetrics, key);

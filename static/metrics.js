@@ -34,6 +34,8 @@ export function newTurn(n, pressAt) {
     endSentAt: null,
     endAckAt: null,
     releaseToUserFinal: null,
+    agentTurn: null, // the agent's number for it (its start_turn answer), when it says
+    agentInstance: null,
     clippedStartMs: null, // > 0 when marked
     cutEndMs: null,
     emptyTranscript: null, // 1 when marked

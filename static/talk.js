@@ -2,6 +2,7 @@
 // and the press / cancel intents with the rule that ends a turn nobody can finish.
 
 import { pttBlockReason } from './controls.js';
+import { answeredTurn } from './inspector-match.js';
 import { createPtt, createRpc } from './ptt.js';
 
 /** app: {state, update, log, setStatus, session, audio, turns, startAudio}. */
@@ -26,7 +27,13 @@ export function createTalk(app) {
       onStarted(result) {
         turns.patch(
           result.ok
-            ? { startRtt: result.ms, startSentAt: result.sentAt, startAckAt: result.sentAt + result.ms }
+            ? {
+                startRtt: result.ms,
+                startSentAt: result.sentAt,
+                startAckAt: result.sentAt + result.ms,
+                agentTurn: answeredTurn(result.response),
+                agentInstance: state.agent?.instance ?? null,
+              }
             : { outcome: 'failed' },
         );
       },

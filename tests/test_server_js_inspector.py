@@ -186,3 +186,33 @@ console.log(JSON.stringify({
     assert out["bad"][0].startswith("not a report: the file is not JSON")
     assert out["bad"][1] == "not a report: kind is not ptt-console-report"
     assert "version 9 is not supported" in out["bad"][2]
+
+
+def test_page_turns_are_matched_to_agent_turns_late_reports_and_rebuilds_aside(
+    tmp_path: Path,
+) -> None:
+    out = run_module(
+        tmp_path,
+        """
+import { answeredTurn, matchAgentTurns } from 'STATIC/inspector-match.js';
+const me = 'me';
+const m = (turn, instance, agentTurn, owner = me) =>
+  ({ turn, instance, data: { turn: agentTurn, owner } });
+const entries = [
+  m(1, 'A', 1), m(2, 'A', 1),       // turn 1's later report came during page turn 2
+  m(2, 'A', 2), m(2, 'A', 5, 'bob'), // bob's turn is not ours
+  m(3, 'B', 1),                      // a rebuilt agent counts from 1 again
+];
+const guessed = Object.fromEntries(matchAgentTurns(entries, me));
+// answered turns decide: page turn 4 said agent turn 7, though a late 6 came first
+const answered = Object.fromEntries(matchAgentTurns([m(4, 'B', 6), m(4, 'B', 7)], me,
+  [{ n: 4, agentTurn: 7, agentInstance: 'B' }]));
+console.log(JSON.stringify({ guessed, answered,
+  parsed: [answeredTurn('{"turn": 3}'), answeredTurn('ok'), answeredTurn('{"turn": "3"}')] }));
+""",
+    )
+    assert out == {
+        "guessed": {"1": "A/1", "2": "A/2", "3": "B/1"},
+        "answered": {"4": "B/7"},
+        "parsed": [3, None, None],
+    }

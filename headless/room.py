@@ -41,6 +41,11 @@ MIC_QUEUE_MS = 100  # capture_frame then paces the microphone in real time
 # like a browser's muted microphone, nothing is sent between phrases (a queued
 # rtc.AudioSource would encode silence all session long: agent/paced_source.py)
 RPC_TIMEOUT = 10.0
+# The rtc SDK sends mute/unmute signals asynchronously: an unmute 3 ms after a mute
+# reached livekit-server first, and the mute after it kept the track muted for the
+# whole next turn (the agent heard 1.35 s of zeros; soak, livekit log). An unmute this
+# soon after a mute waits out the rest of this gap.
+MUTE_GAP_S = 0.05
 POLL_S = 0.05
 # the agent's audio arrives in 50 ms frames (fewer FFI events for many sessions), its
 # level is kept per 10 ms, each stamped when its last sample arrived
@@ -112,6 +117,8 @@ class RoomClient:
         self.got = Received()
         self.source = PacedAudioSource(RATE, 1, queue_size_ms=MIC_QUEUE_MS)
         self.mic: rtc.LocalAudioTrack | None = None
+        self._muted_at = 0.0
+        self._unmute: asyncio.TimerHandle | None = None
         self.mic_sid = ""
         self._changed = asyncio.Condition()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -199,8 +206,26 @@ class RoomClient:
     # -- talking ----------------------------------------------------------------
     def set_mic(self, on: bool) -> None:
         """Unmute (press) or mute (after the release) the microphone, as the page does."""
-        if self.mic is not None and self.mic.muted == on:
-            self.mic.unmute() if on else self.mic.mute()
+        if self._unmute is not None:  # a pending unmute: superseded by this call
+            self._unmute.cancel()
+            self._unmute = None
+        mic = self.mic
+        if mic is None or mic.muted != on:
+            return
+        if not on:
+            mic.mute()
+            self._muted_at = time.monotonic()
+            return
+        wait = MUTE_GAP_S - (time.monotonic() - self._muted_at)
+        if wait <= 0:
+            mic.unmute()
+        else:
+            self._unmute = asyncio.get_running_loop().call_later(wait, self._unmute_now)
+
+    def _unmute_now(self) -> None:
+        self._unmute = None
+        if self.mic is not None and self.mic.muted:
+            self.mic.unmute()
 
     async def rpc(self, method: str, payload: str = "") -> RpcOutcome:
         """Call `method` on the agent; an RpcError becomes its code, never an exception."""

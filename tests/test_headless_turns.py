@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from headless.room import Received, RpcOutcome
+from headless.room import MUTE_GAP_S, Received, RoomClient, RpcOutcome
+from headless.target import Grant
 from headless.turns import Talker, _answered_turn
 
 pytestmark = pytest.mark.unit
@@ -108,3 +109,38 @@ async def test_a_burst_of_taps_last_report_is_not_the_next_turns_when_the_agent_
     await feed
     assert entry is not None and entry[1]["transcript"] == "thank you"
     assert _answered_turn(RpcOutcome("start_turn", 0.0, 0.01, response="ok")) is None
+
+
+class _Mic:
+    """What set_mic uses of an rtc.LocalAudioTrack, recording the order of its calls."""
+
+    def __init__(self) -> None:
+        self.muted = True
+        self.calls: list[str] = []
+
+    def mute(self) -> None:
+        self.muted = True
+        self.calls.append("mute")
+
+    def unmute(self) -> None:
+        self.muted = False
+        self.calls.append("unmute")
+
+
+async def test_an_unmute_right_after_a_mute_waits_so_the_signals_cannot_swap() -> None:
+    client = RoomClient(Grant("ws://127.0.0.1:1", "t", "r", "me", "ptt-agent"))
+    mic = _Mic()
+    client.mic = mic  # type: ignore[assignment]
+    client.set_mic(True)  # no mute before: at once
+    assert mic.calls == ["unmute"]
+    client.set_mic(False)
+    client.set_mic(True)  # a tap's release, then the next press at once
+    assert mic.calls == ["unmute", "mute"]  # not yet
+    await asyncio.sleep(MUTE_GAP_S * 2)
+    assert mic.calls == ["unmute", "mute", "unmute"]
+    client.set_mic(False)
+    client.set_mic(True)
+    client.set_mic(False)  # released before the delayed unmute: it never happens
+    await asyncio.sleep(MUTE_GAP_S * 2)
+    assert mic.calls == ["unmute", "mute", "unmute", "mute"] and mic.muted
+    await client.source.aclose()

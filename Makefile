@@ -42,6 +42,7 @@ soak: setup
 
 screenshot: setup
 	PYTHONPATH=. $(VENV)/python scripts/screenshot.py
+	PYTHONPATH=. $(VENV)/python scripts/inspector_shot.py
 
 clean:
 	rm -rf .venv node_modules .pytest_cache test-results bench-results

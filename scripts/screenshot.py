@@ -4,8 +4,9 @@
     PYTHONPATH=. .venv/bin/python scripts/screenshot.py [docs/console-mid-turn.png]
 
 Starts the whole stack on free ports, opens the console in Debian's Chromium with the
-fake microphone playing two phrases, completes one turn, then holds the talk button
-through the next phrase and shoots while the interim transcript is on screen.
+fake microphone playing two phrases, completes one turn (its timeline kept open in the
+turn inspector), then holds the talk button through the next phrase and shoots while the
+interim transcript is on screen.
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ def main() -> None:
                 console.speak_turn(0)
                 console.expect_agent_reply(1)
                 console.expect_agent_state("listening")
+                # keep turn 1's timeline open in the inspector while turn 2 is talked
+                first = console.el("inspector").locator('[data-testid="inspector-turn"]')
+                first = first.and_(page.locator('[data-turn="1"]'))
+                expect(first).to_have_attribute("data-audio", "ready", timeout=20_000)
+                toggle = first.locator('button[data-role="toggle"]')
+                toggle.click()  # the newest is open by default: close, then open for good
+                first.locator('button[data-role="toggle"]').click()
 
                 def shoot() -> None:
                     interim = console.entries("user", final=False)

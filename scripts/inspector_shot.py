@@ -1,0 +1,65 @@
+"""Take the turn inspector's screenshot: a clean turn and a clipped one, side by side.
+
+    make screenshot
+    PYTHONPATH=. .venv/bin/python scripts/inspector_shot.py [docs/inspector-clipped.png]
+
+Starts the whole stack on free ports, opens the console in Debian's Chromium with the
+fake microphone, takes one turn as a person does (press, then speak), then one pressed
+0.6 s into the phrase (its first words never reach the agent), expands both turns in
+the inspector and shoots the panel.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from playwright.sync_api import expect, sync_playwright
+
+from e2e.browser import CHROMIUM, CHROMIUM_ARGS
+from e2e.console import Console
+from e2e.speech import write_clip
+from stack.supervisor import Stack, StackConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+READY = 20_000
+
+
+def main() -> None:
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "inspector-clipped.png"
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = write_clip(Path(tmp), "demo", ["set a timer for five minutes"])
+        with Stack(StackConfig.ephemeral(Path(tmp) / "logs"), echo=None) as stack:
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                page = browser.new_page(
+                    viewport={"width": 1280, "height": 1000}, permissions=["microphone"]
+                )
+                console = Console(page, base_url=stack.config.web_url, clip=clip)
+                console.open(room="inspector-demo", identity="developer")
+                console.expect_agent_state("listening")
+                console.speak_turn(0)  # turn 1: press, then speak
+                console.expect_agent_reply(1)
+                console.expect_agent_state("listening")
+                console.el("ptt-button").hover()  # turn 2: speaking before the press
+                playback = console.play(0)
+                console.wait_until(console._played(playback, "start") + 600)
+                console.press(hover=False)
+                console.wait_until(console._played(playback, "end") + 300)
+                console.release()
+                turns = console.el("inspector").locator('[data-testid="inspector-turn"]')
+                for n in (1, 2):
+                    turn = turns.and_(page.locator(f'[data-turn="{n}"]'))
+                    expect(turn).to_have_attribute("data-audio", "ready", timeout=READY)
+                expect(turns.first).not_to_have_attribute("data-marks", "", timeout=READY)
+                older = turns.and_(page.locator('[data-turn="1"]'))
+                older.locator('button[data-role="toggle"]').click()
+                expect(older).to_have_attribute("data-expanded", "true")
+                console.el("inspector").screenshot(path=str(out))
+                browser.close()
+    print(f"saved {out}")
+
+
+if __name__ == "__main__":
+    main()

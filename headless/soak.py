@@ -199,23 +199,25 @@ def _refused(turn: TurnResult) -> list[str]:
 
 
 def job_pid(agent_pid: int | None) -> int | None:
-    """The agent worker's busiest child process: the soak's job (it runs alone), or the
-    worker itself when jobs are its threads (no child)."""
+    """The process the soak's job runs in: the busiest of the agent worker and its
+    children (a job process of its own, or the worker itself when jobs are its threads;
+    a helper child that happens to exist at the first sample is not it)."""
     if agent_pid is None:
         return None
     try:
-        children = psutil.Process(agent_pid).children(recursive=True)
+        worker = psutil.Process(agent_pid)
+        candidates = [worker, *worker.children(recursive=True)]
     except psutil.Error:
         return None
-    best, best_cpu = None, 0.0
-    for child in children:
+    best, best_cpu = None, -1.0
+    for proc in candidates:
         try:
-            t = child.cpu_times()
+            t = proc.cpu_times()
         except psutil.Error:
             continue
         if t.user + t.system > best_cpu:
-            best, best_cpu = child.pid, t.user + t.system
-    return best if best is not None else agent_pid
+            best, best_cpu = proc.pid, t.user + t.system
+    return best
 
 
 def _sample_memory(agent_pid: int | None, cycle: int, state: SoakState) -> None:

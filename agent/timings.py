@@ -89,7 +89,10 @@ class TurnTimings:
         """Every instant of the turn on the agent's monotonic clock, ms (None: not yet)."""
         instants = {
             "start_turn": self.pressed_at,
-            "stt_ready": self.stt_ready_at,
+            # a prewarmed stream was ready before the press: for this turn, at its start
+            "stt_ready": None
+            if self.stt_ready_at is None
+            else max(self.stt_ready_at, self.pressed_at),
             "end_turn": self.released_at,
             "committed": self.final_at,
             "reply_text": self.reply_text_at,

@@ -119,13 +119,16 @@ function button(doc, text, role, onClick, disabled) {
   return b;
 }
 
-function audioNote(rec) {
+function audioNote(rec, agentReports) {
   const s = rec.audioStatus;
   if (s === 'ready') return '';
   if (s === 'unsupported') return "this agent does not keep its turn audio (no get_turn_audio; see docs/console.md)";
   if (s === 'fetching') return "fetching what the agent heard…";
   if (s.startsWith('failed')) return `what the agent heard: ${s}`;
-  return rec.report ? '' : 'no ptt.metrics from this agent: only the browser lane';
+  if (rec.report) return '';
+  return agentReports
+    ? "waiting for the agent's report of this turn"
+    : 'no ptt.metrics from this agent: only the browser lane';
 }
 
 /** render(state) for the container `el`; `intents.play(n, which)`. */
@@ -135,7 +138,7 @@ export function createInspectorView(doc, el, intents) {
   let lastVersion = -1;
   let lastTurns = null;
 
-  function article(turn, rec, open) {
+  function article(turn, rec, open, agentReports) {
     const a = doc.createElement('article');
     a.dataset.testid = 'inspector-turn';
     a.dataset.turn = String(turn.n);
@@ -167,7 +170,7 @@ export function createInspectorView(doc, el, intents) {
     note.dataset.role = 'note';
     const u = rec.alignment?.uncertaintyMs;
     const clock = typeof u === 'number' ? `agent clock aligned ± ${Math.round(u)} ms` : '';
-    note.textContent = [clock, audioNote(rec)].filter(Boolean).join(' · ');
+    note.textContent = [clock, audioNote(rec, agentReports)].filter(Boolean).join(' · ');
     row.append(note);
     a.append(row);
     const details = doc.createElement('details');
@@ -191,10 +194,11 @@ export function createInspectorView(doc, el, intents) {
     lastVersion = version;
     lastTurns = state.turns;
     const newest = state.turns.at(-1)?.n;
+    const agentReports = state.agentMetrics.length > 0;
     const items = [...state.turns].reverse().map((turn) => {
       const rec = records[turn.n] ?? { marks: [], audioStatus: 'none', report: null };
       const open = expanded.get(turn.n) ?? turn.n === newest;
-      return article(turn, { micLevels: [], agentLevels: [], ...rec }, open);
+      return article(turn, { micLevels: [], agentLevels: [], ...rec }, open, agentReports);
     });
     el.replaceChildren(...items);
     setAttr(el, 'data-turns', String(items.length));

@@ -247,6 +247,16 @@ class Console:
         self.wait_until(self._played(playback, "end") + after * 1000)
         self.release()
 
+    def press_into_phrase(self, segment: int, after_ms: float) -> None:
+        """A late press: phrase `segment` starts, the button goes down `after_ms` into it
+        and comes up 0.3 s after it ends (its first words are never sent)."""
+        self.el("ptt-button").hover()
+        playback = self.play(segment)
+        self.wait_until(self._played(playback, "start") + after_ms)
+        self.press(hover=False)
+        self.wait_until(self._played(playback, "end") + 300)
+        self.release()
+
     def cancel_mid_phrase(self, segment: int = 0) -> None:
         """Press, say phrase `segment`, press Esc halfway through it, then let go."""
         self._wait_silent()

@@ -54,12 +54,7 @@ def test_words_said_before_the_press_are_marked_clipped(
     into the phrase leaves its first words to the page's recording alone."""
     console = launch_console(clips["long"], room="e2e-inspector-clip")
     console.expect_agent_state("listening")
-    console.el("ptt-button").hover()
-    playback = console.play(0)
-    console.wait_until(console._played(playback, "start") + 600)
-    console.press(hover=False)
-    console.wait_until(console._played(playback, "end") + 300)
-    console.release()
+    console.press_into_phrase(0, 600)
 
     turn = console.el("inspector").locator('[data-testid="inspector-turn"][data-turn="1"]')
     expect(turn).to_have_attribute("data-audio", "ready", timeout=READY)

@@ -42,12 +42,7 @@ def main() -> None:
                 console.speak_turn(0)  # turn 1: press, then speak
                 console.expect_agent_reply(1)
                 console.expect_agent_state("listening")
-                console.el("ptt-button").hover()  # turn 2: speaking before the press
-                playback = console.play(0)
-                console.wait_until(console._played(playback, "start") + 600)
-                console.press(hover=False)
-                console.wait_until(console._played(playback, "end") + 300)
-                console.release()
+                console.press_into_phrase(0, 600)  # turn 2: speaking before the press
                 turns = console.el("inspector").locator('[data-testid="inspector-turn"]')
                 for n in (1, 2):
                     turn = turns.and_(page.locator(f'[data-turn="{n}"]'))

@@ -227,3 +227,10 @@ class Harness:
 
     def metrics(self) -> list[dict[str, Any]]:
         return [p for topic, p in self.room.published if topic == "ptt.metrics"]
+
+
+async def until(predicate, within: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    """Wait for a condition the agent reaches asynchronously (a bound, not a timing)."""
+    async with asyncio.timeout(within):
+        while not predicate():  # noqa: ASYNC110 - state owned by the framework
+            await asyncio.sleep(0.02)

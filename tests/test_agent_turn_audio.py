@@ -17,7 +17,7 @@ from agent.errors import ErrorCode, PttError, TurnEvicted, TurnUnknown
 from agent.ptt import TOPIC_TURN_AUDIO
 from agent.turn_audio import TurnAudioStore
 from e2e.speech import RATE, synthesize
-from tests.agent_harness import Harness, stt_service
+from tests.agent_harness import Harness, stt_service, until
 
 pytestmark = pytest.mark.unit
 
@@ -83,12 +83,6 @@ def stt_url() -> Iterator[str]:
 async def harness(stt_url: str) -> AsyncIterator[Harness]:
     async with Harness(stt_url, "prewarm") as h:
         yield h
-
-
-async def until(predicate, within: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(within):
-        while not predicate():  # noqa: ASYNC110 - state owned by the framework
-            await asyncio.sleep(0.02)
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ import pytest
 from agent.errors import ErrorCode, PttError
 from agent.stt_reset import STRATEGIES
 from e2e.speech import synthesize
-from tests.agent_harness import Harness, stt_service
+from tests.agent_harness import Harness, stt_service, until
 
 pytestmark = [pytest.mark.unit, pytest.mark.slow]
 
@@ -29,13 +29,6 @@ def stt_url() -> Iterator[str]:
 async def harness(request: pytest.FixtureRequest, stt_url: str) -> AsyncIterator[Harness]:
     async with Harness(stt_url, request.param) as h:
         yield h
-
-
-async def until(predicate, within: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    """Wait for a condition the agent reaches asynchronously (a bound, not a timing)."""
-    async with asyncio.timeout(within):
-        while not predicate():  # noqa: ASYNC110 - state owned by the framework
-            await asyncio.sleep(0.02)
 
 
 async def speak_and_commit(h: Harness, phrase: str) -> str:

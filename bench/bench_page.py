@@ -8,6 +8,13 @@ Each turn's figures are the page's own, read from its turns table: release -> fi
 agent transcript, release -> first agent audio (the page's level meter on the agent's
 track), and the start_turn/end_turn round trips.
 
+Where the browser's share goes, per turn (`breakdown`): the page's exported report
+gives the agent's instants on the page's clock (aligned by the RPC round trips), and
+bench/page_probe.js (an init script, bench only) when the reply's first frame left the
+browser's jitter buffer:
+release -> end_turn received -> the agent's first frame -> handed to WebRTC -> first
+packet in the browser -> out of the jitter buffer -> the page's meter.
+
 Prints p50/p95, saves bench-results/page.json.
 
     PYTHONPATH=. .venv/bin/python -m bench.bench_page [--turns 20]
@@ -31,10 +38,20 @@ from headless.stats import summarize
 from stack.supervisor import Stack, StackConfig
 
 OUT = Path("bench-results")
+PROBE = Path(__file__).with_name("page_probe.js")
 PHRASES = ["turn on the lights", "open the door", "what is the weather", "red green blue"]
 COLUMNS = ("n", "outcome", "start_rtt", "end_rtt", "release_to_text", "release_to_audio")
 FIGURES = ("release_to_audio", "release_to_text", "start_rtt", "end_rtt")
 THINK_S = 1.0
+AGENT_STAGES = ("committed", "reply_text", "tts_first_chunk", "first_frame", "playout")
+# (name, from, to): instants on the page's clock, see breakdown()
+SEGMENTS = (
+    ("release_to_agent_end_turn", "release", "agent_end_turn"),
+    ("agent_end_turn_to_first_frame", "agent_end_turn", "agent_first_frame"),
+    ("agent_first_frame_to_playout", "agent_first_frame", "agent_playout"),
+    ("agent_playout_to_delivered", "agent_playout", "delivered"),
+    ("delivered_to_meter", "delivered", "meter"),
+)
 
 
 def _ms(cell: str) -> float | None:
@@ -59,6 +76,47 @@ def read_turns(console: Console) -> list[dict[str, Any]]:
     return turns
 
 
+def export_report(console: Console, folder: Path) -> dict[str, Any]:
+    with console.page.expect_download() as download:
+        console.el("export-report-button").click()
+    path = folder / "report.json"
+    download.value.save_as(path)
+    return json.loads(path.read_text())
+
+
+def _on_page_clock(instants: dict[str, Any], alignment: dict[str, Any]) -> dict[str, Any]:
+    return {k: None if v is None else v - alignment["offsetMs"] for k, v in instants.items()}
+
+
+def breakdown(report: dict[str, Any], spurts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each released turn's instants on the page's clock, and the segments between them."""
+    rows = []
+    for turn in report["turns"]:
+        page, agent, alignment = turn["page"], turn["agent"] or {}, turn["alignment"]
+        release = page.get("releaseAt")
+        if release is None or not alignment or page.get("releaseToAudio") is None:
+            continue
+        on_page = _on_page_clock(
+            {k: v for k, v in (agent.get("instants_ms") or {}).items() if k != "interims"},
+            alignment,
+        )
+        spurt = next((s for s in spurts if s["deliveredAt"] > release), None)
+        at = {
+            "release": release,
+            "agent_end_turn": on_page.get("end_turn"),
+            "agent_first_frame": on_page.get("first_frame"),
+            "agent_playout": on_page.get("playout"),
+            "delivered": spurt and spurt["deliveredAt"],
+            "meter": release + page["releaseToAudio"],
+        }
+        row: dict[str, Any] = {"n": turn["n"], "clock_uncertainty_ms": alignment["uncertaintyMs"]}
+        for name, a, b in SEGMENTS:
+            row[name] = None if at[a] is None or at[b] is None else round(at[b] - at[a], 1)
+        row["agent_stages_ms"] = agent.get("stages_ms")
+        rows.append(row)
+    return rows
+
+
 def run(turns: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         clip = write_clip(Path(tmp), "bench", PHRASES)
@@ -66,6 +124,7 @@ def run(turns: int) -> dict[str, Any]:
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 page = browser.new_page(permissions=["microphone"])
+                page.add_init_script(path=str(PROBE))
                 console = Console(page, base_url=stack.config.web_url, clip=clip)
                 console.open(room=f"bench-page-{int(time.time())}", identity="bench")
                 console.expect_agent_state("listening")
@@ -76,11 +135,24 @@ def run(turns: int) -> dict[str, Any]:
                     console.expect_agent_state("listening")
                     time.sleep(THINK_S)
                 got = read_turns(console)
+                report = export_report(console, Path(tmp))
+                spurts = page.evaluate("window.__pttProbe.spurts")
+                contexts = page.evaluate("window.__pttProbe.contextInfo()")
+                jitter = page.evaluate("window.__pttProbe.jitter()")
                 browser.close()
+    rows = breakdown(report, spurts)
     return {
         "kind": "page",
         "turns": got,
+        "breakdown": rows,
+        "audio_contexts": contexts,
+        "jitter_buffer": jitter,
         "summary": {key: summarize([t[key] for t in got]) for key in FIGURES},
+        "agent_stages_summary": {
+            name: summarize([(r["agent_stages_ms"] or {}).get(name) for r in rows])
+            for name in AGENT_STAGES
+        },
+        "breakdown_summary": {name: summarize([r[name] for r in rows]) for name, _, _ in SEGMENTS},
     }
 
 
@@ -96,6 +168,15 @@ def main() -> None:
     for key, s in result["summary"].items():
         p50, p95, top = (("—" if v is None else f"{v:.0f}") for v in (s["p50"], s["p95"], s["max"]))
         print(f"{key:<22}{s['n']:>4}{p50:>9}{p95:>9}{top:>9}")
+    print("\nWhere it goes (page clock; the agent's instants aligned by the RPC round trips):")
+    for key, s in result["breakdown_summary"].items():
+        p50, p95 = (("—" if v is None else f"{v:.0f}") for v in (s["p50"], s["p95"]))
+        print(f"{key:<34}{s['n']:>4}{p50:>9}{p95:>9}")
+    print("\nThe agent's stages (ms after it received end_turn):")
+    for key, s in result["agent_stages_summary"].items():
+        p50, p95 = (("—" if v is None else f"{v:.0f}") for v in (s["p50"], s["p95"]))
+        print(f"{key:<34}{s['n']:>4}{p50:>9}{p95:>9}")
+    print(f"the agent track's jitter buffer (session averages): {result['jitter_buffer']}")
     print(f"saved {OUT / 'page.json'}")
 
 

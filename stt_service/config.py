@@ -40,7 +40,10 @@ class Settings:
     debug_hold_results_ms [STT_DEBUG_HOLD_RESULTS_MS]: a fault-injection knob for chaos
     tests, off by default: every result of a stream is held back until its Finalize and
     sent that many milliseconds after it (no interim results before the release), so a
-    test can kill the service between a turn's release and its final.
+    test can kill the service between a turn's release and its final,
+    decode_ahead [STT_DECODE_AHEAD, true]: decode an utterance's final in the pause after
+    its speech, before the Finalize that asks for it (recognizer.py); false for
+    before/after measurements.
     """
 
     host: str = "127.0.0.1"
@@ -57,6 +60,7 @@ class Settings:
     max_utterance_ms: int = 30000
     log_level: str = "INFO"
     debug_hold_results_ms: int | None = None
+    decode_ahead: bool = True
 
     def __post_init__(self) -> None:
         if self.vocabulary not in VOCABULARIES:
@@ -95,6 +99,7 @@ class Settings:
                 workers=env("STT_WORKERS", cast=int, default=default_workers()),
                 log_level=env("STT_LOG_LEVEL", default=cls.log_level),
                 debug_hold_results_ms=env("STT_DEBUG_HOLD_RESULTS_MS", cast=int, default=None),
+                decode_ahead=env("STT_DECODE_AHEAD", cast=bool, default=cls.decode_ahead),
             )
         except ValueError as e:  # starlette's cast errors
             raise ConfigError(str(e)) from e

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .endpointing import FRAME_MS, FRAME_SAMPLES, Segmenter, Signal
-from .engine import SAMPLE_RATE, Engine, PartialDecoder
+from .engine import SAMPLE_RATE, Engine, Hypothesis, PartialDecoder
 from .events import Event, SpeechStartedEvent, TranscriptEvent, UtteranceEndEvent
 from .resample import StreamResampler
 
@@ -25,6 +25,15 @@ AUTO_FINAL_SILENCE_MS = 1000
 # morning what"), so the tail is cut to 100 ms; 200 ms before the onset is harmless.
 _LEAD_FRAMES = 20
 _TAIL_FRAMES = 10
+# A final decodes the utterance up to _TAIL_FRAMES past its last speech frame, so once
+# that much silence followed the speech its result is fixed: it is decoded then, ahead
+# of the Finalize (or endpoint) that will ask for it, and taken from there if no speech
+# came since. A push-to-talk release usually comes in that pause; the final's whole
+# decode (~50 ms per second of audio here) then leaves the release's path. Bounded:
+# utterances up to this long, at most this many decodes ahead per utterance (a speaker
+# who pauses and goes on costs one wasted decode per pause).
+_AHEAD_MAX_FRAMES = 1000
+_AHEAD_MAX_PER_UTTERANCE = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +49,7 @@ class RecognizerOptions:
     min_endpointing_ms: int = 200
     vad_threshold_db: float = -45.0
     max_utterance_ms: int = 30000
+    decode_ahead: bool = True  # decode a final in the pause before it is asked for
 
 
 class Recognizer:
@@ -64,6 +74,8 @@ class Recognizer:
         self._preroll: deque[np.ndarray] = deque(maxlen=_LEAD_FRAMES + self._segmenter.onset_frames)
         self._utterance: list[np.ndarray] | None = None
         self._speech_frames = 0  # length of the utterance up to its last speech frame
+        self._ahead: tuple[int, Hypothesis] | None = None  # (frames decoded, their final)
+        self._ahead_count = 0
         self._utterance_start = 0.0
         self._partial: PartialDecoder | None = None
         self._partial_pending: list[np.ndarray] = []  # frames not yet fed to it
@@ -95,7 +107,32 @@ class Recognizer:
         for frame in audio[:whole].reshape(-1, FRAME_SAMPLES):
             self._on_frame(frame, events)
         self._feed_partial()
+        self._maybe_decode_ahead()
         return events
+
+    @property
+    def decoded_ahead(self) -> bool:
+        """Whether the pending utterance's final is already decoded (for tests)."""
+        return self._ahead is not None and self._ahead[0] == self._final_frames()
+
+    def _final_frames(self) -> int:
+        assert self._utterance is not None
+        return min(len(self._utterance), self._speech_frames + _TAIL_FRAMES)
+
+    def _maybe_decode_ahead(self) -> None:
+        u = self._utterance
+        if (
+            not self._opts.decode_ahead
+            or u is None
+            or len(u) < self._speech_frames + _TAIL_FRAMES
+            or len(u) > _AHEAD_MAX_FRAMES
+            or self._ahead_count >= _AHEAD_MAX_PER_UTTERANCE
+            or self.decoded_ahead
+        ):
+            return
+        n = self._final_frames()
+        self._ahead = (n, self._engine.decode(np.concatenate(u[:n]), offset=self._utterance_start))
+        self._ahead_count += 1
 
     def discard(self) -> None:
         """Free decoding resources of an abandoned stream."""
@@ -159,6 +196,8 @@ class Recognizer:
     def _begin(self, frames: list[np.ndarray]) -> None:
         self._utterance = frames
         self._speech_frames = len(frames)
+        self._ahead = None
+        self._ahead_count = 0
         self._utterance_start = self._now - len(frames) * FRAME_MS / 1000
         self._since_interim_ms = 0
         self._last_interim = ""
@@ -209,10 +248,15 @@ class Recognizer:
 
     def _finish(self, *, speech_final: bool, from_finalize: bool) -> TranscriptEvent:
         assert self._utterance is not None
-        frames = self._utterance[: self._speech_frames + _TAIL_FRAMES]
-        audio = np.concatenate(frames) if frames else np.zeros(0, np.int16)
-        hyp = self._engine.decode(audio, offset=self._utterance_start)
+        if self.decoded_ahead:
+            assert self._ahead is not None
+            hyp = self._ahead[1]
+        else:
+            frames = self._utterance[: self._final_frames()]
+            audio = np.concatenate(frames) if frames else np.zeros(0, np.int16)
+            hyp = self._engine.decode(audio, offset=self._utterance_start)
         self._utterance = None
+        self._ahead = None
         self._close_partial()
         if hyp.words:
             self._last_word_end = hyp.words[-1].end

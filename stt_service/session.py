@@ -52,6 +52,7 @@ def recognizer_options(params: StreamParams, settings: Settings) -> RecognizerOp
         min_endpointing_ms=settings.min_endpointing_ms,
         vad_threshold_db=settings.vad_threshold_db,
         max_utterance_ms=settings.max_utterance_ms,
+        decode_ahead=settings.decode_ahead,
     )
 
 

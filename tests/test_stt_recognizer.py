@@ -230,3 +230,60 @@ def test_stt_recognizer_caps_utterance_length(engine: Engine, speech: Speech) ->
     assert len(capped) >= 2  # ~2.5 s of speech in segments of at most 1 s
     assert all(not e.speech_final and e.duration <= 1.3 for e in capped)
     assert capped[1].start == pytest.approx(capped[0].start + capped[0].duration)
+
+
+class CountingEngine(Engine):
+    """The real engine, counting whole-utterance decodes."""
+
+    def __init__(self) -> None:
+        super().__init__(build_spec("commands"))
+        self.decodes = 0
+
+    def decode(self, pcm: np.ndarray, *, offset: float):  # type: ignore[no-untyped-def]
+        self.decodes += 1
+        return super().decode(pcm, offset=offset)
+
+
+@pytest.mark.parametrize("pause_s", [0.05, 0.15, 0.19])
+def test_stt_recognizer_decodes_the_final_ahead_with_the_same_result(
+    speech: Speech, pause_s: float
+) -> None:
+    """A Finalize in the pause after the speech (before the endpoint) gets the same final
+    as without decoding ahead, with the decode done before it once 100 ms of silence
+    followed the speech."""
+    pcm = np.concatenate([silence(0.3), trimmed(speech("turn on the lights")), silence(pause_s)])
+    results = {}
+    for ahead in (False, True):
+        counting = CountingEngine()
+        options = RecognizerOptions(sample_rate=16000, endpointing_ms=25, decode_ahead=ahead)
+        rec = Recognizer(counting, options)
+        assert finals(feed(rec, pcm, chunk=160)) == []
+        before = counting.decodes
+        ready = rec.decoded_ahead
+        results[ahead] = (rec.finalize(), ready, counting.decodes - before)
+    assert results[True][0] == results[False][0]
+    assert texts(results[True][0]) == ["turn on the lights"]
+    assert results[False][1:] == (False, 1)
+    # 100 ms of silence fix what the final decodes (speech + _TAIL_FRAMES)
+    assert results[True][1:] == ((True, 0) if pause_s >= 0.1 else (False, 1))
+
+
+def test_stt_recognizer_speech_after_a_pause_is_decoded_again(speech: Speech) -> None:
+    """A pause long enough to decode ahead, then more speech: the final has every word."""
+    counting = CountingEngine()
+    rec = Recognizer(counting, RecognizerOptions(sample_rate=16000, endpointing_ms=300))
+    first = trimmed(speech("turn off the lights"))
+    feed(rec, np.concatenate([silence(0.2), first, silence(0.15)]), chunk=160)
+    assert rec.decoded_ahead and counting.decodes == 1
+    feed(rec, trimmed(speech("close the door")), chunk=160)
+    assert not rec.decoded_ahead
+    assert texts(rec.finalize()) == ["turn off the lights close the door"]
+    assert counting.decodes == 2
+
+
+def test_stt_recognizer_endpoint_final_uses_the_decode_ahead(speech: Speech) -> None:
+    counting = CountingEngine()
+    rec = Recognizer(counting, RecognizerOptions(sample_rate=16000, endpointing_ms=25))
+    events = feed(rec, np.concatenate([silence(0.2), speech("good night"), silence(0.5)]))
+    assert texts(events) == ["good night"]
+    assert counting.decodes == 1

@@ -139,6 +139,7 @@ def run(turns: int) -> dict[str, Any]:
                 spurts = page.evaluate("window.__pttProbe.spurts")
                 contexts = page.evaluate("window.__pttProbe.contextInfo()")
                 jitter = page.evaluate("window.__pttProbe.jitter()")
+                worklets = page.evaluate("window.__pttProbe.worklets")
                 browser.close()
     rows = breakdown(report, spurts)
     return {
@@ -147,6 +148,7 @@ def run(turns: int) -> dict[str, Any]:
         "breakdown": rows,
         "audio_contexts": contexts,
         "jitter_buffer": jitter,
+        "worklets": worklets,
         "summary": {key: summarize([t[key] for t in got]) for key in FIGURES},
         "agent_stages_summary": {
             name: summarize([(r["agent_stages_ms"] or {}).get(name) for r in rows])
@@ -176,6 +178,7 @@ def main() -> None:
     for key, s in result["agent_stages_summary"].items():
         p50, p95 = (("—" if v is None else f"{v:.0f}") for v in (s["p50"], s["p95"]))
         print(f"{key:<34}{s['n']:>4}{p50:>9}{p95:>9}")
+    print(f"AudioWorkletNodes the page made: {result['worklets']}")
     print(f"the agent track's jitter buffer (session averages): {result['jitter_buffer']}")
     print(f"saved {OUT / 'page.json'}")
 

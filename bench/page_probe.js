@@ -8,7 +8,8 @@
 // its first audio frame left the jitter buffer for the track. (Their audioLevel stays
 // unset here: the agent's packets carry no audio-level header the browser reads.)
 // window.__pttProbe.spurts holds them; a spurt starts after GAP_MS with no frame.
-// jitter() gives the receivers' jitter buffer figures; contextInfo() the AudioContexts.
+// jitter() gives the receivers' jitter buffer figures; contextInfo() the AudioContexts;
+// worklets the AudioWorkletNodes made (the page's onset detector is one).
 
 (() => {
   const GAP_MS = 300;
@@ -30,6 +31,14 @@
       output_latency_s: c.outputLatency,
       state: c.state,
     }));
+  probe.worklets = [];
+  const NativeWorklet = window.AudioWorkletNode;
+  window.AudioWorkletNode = class extends NativeWorklet {
+    constructor(context, name, ...rest) {
+      super(context, name, ...rest);
+      probe.worklets.push(name);
+    }
+  };
   const Native = window.RTCPeerConnection;
   window.RTCPeerConnection = class extends Native {
     constructor(...args) {

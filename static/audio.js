@@ -2,16 +2,18 @@
 // kept in state.levels.
 
 import { startMeter } from './meter.js';
+import { AUDIBLE_LEVEL, startOnsets } from './onset.js';
 
-const AUDIO_THRESHOLD = 0.02; // agent level (peak amplitude) counted as "audio arrived"
 const STEP = 0.005; // smaller level changes are not worth a render
 
-/** `onAgentAudible()` is called whenever the agent's level reaches AUDIO_THRESHOLD;
- *  `onLevel(kind, level)` with every reading, kind 'mic' or 'agent'. */
+/** `onAgentAudible(at)` is called whenever the agent's audio reaches AUDIBLE_LEVEL (at:
+ *  page ms of that sample, from the capture worklet; where the browser has none, of the
+ *  meter's reading); `onLevel(kind, level)` with every reading, kind 'mic' or 'agent'. */
 export function createAudio({ state, update }, onAgentAudible, onLevel = () => {}) {
   let audioContext = null;
   let micMeter = null;
   let agentMeter = null;
+  let agentOnsets = null; // Promise of the worklet's onset reports (null: none)
 
   /** The shared AudioContext, resumed; call it inside a user gesture the first time. */
   function ensureContext() {
@@ -48,16 +50,26 @@ export function createAudio({ state, update }, onAgentAudible, onLevel = () => {
   function meterAgent(track) {
     agentMeter?.stop();
     agentMeter = null;
+    agentOnsets?.then((onsets) => onsets?.stop());
+    agentOnsets = null;
     state.levels.agent = 0;
     update();
     if (!track) return;
-    agentMeter = startMeter(ensureContext(), track.mediaStreamTrack, (level) => {
+    const ctx = ensureContext();
+    let precise = false; // the worklet reports onsets: the meter's poll does not
+    agentOnsets = startOnsets(ctx, track.mediaStreamTrack, onAgentAudible)
+      .then((onsets) => {
+        precise = true;
+        return onsets;
+      })
+      .catch(() => null);
+    agentMeter = startMeter(ctx, track.mediaStreamTrack, (level) => {
       onLevel('agent', level);
+      if (level >= AUDIBLE_LEVEL && !precise) onAgentAudible(performance.now());
       const peak = Math.max(state.levels.agentPeak, level);
       if (Math.abs(level - state.levels.agent) < STEP && peak === state.levels.agentPeak) return;
       state.levels.agent = level;
       state.levels.agentPeak = peak;
-      if (level >= AUDIO_THRESHOLD) onAgentAudible();
       update();
     });
   }

@@ -1,5 +1,5 @@
-// AudioWorklet: the microphone's samples, in batches, with the context frame of each
-// batch's first sample (mic-recorder.js turns that into the page's clock).
+// AudioWorklet: a track's samples (the microphone's, the agent's), in batches, with the
+// context frame of each batch's first sample (capture.js turns that into the page's clock).
 
 const BATCH = 1024; // 8 render quanta, ~21 ms at 48 kHz
 

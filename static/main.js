@@ -45,7 +45,7 @@ app.turns = createTurns(app);
 app.inspector = createInspector(app);
 app.audio = createAudio(
   app,
-  () => app.turns.markAfterRelease('releaseToAudio'),
+  (at) => app.turns.markAfterRelease('releaseToAudio', at),
   (kind, level) => app.inspector.level(kind, level),
 );
 app.session = createSession(createRoomEvents(app), createStreamHandlers(app), {

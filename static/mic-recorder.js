@@ -3,28 +3,19 @@
 // monitor (an always-enabled clone of the published track), so it holds what the
 // microphone captured whether or not the published track was muted at that instant.
 
+import { startCapture } from './capture.js';
+
 const KEEP_S = 30;
-const WORKLET_URL = new URL('./capture-worklet.js', import.meta.url);
-const loaded = new WeakMap(); // AudioContext -> Promise of its worklet module
 
 /** Start recording `mediaStreamTrack` in `audioContext`; resolves to a recorder. */
 export async function startMicRecorder(audioContext, mediaStreamTrack) {
-  if (!loaded.has(audioContext)) {
-    loaded.set(audioContext, audioContext.audioWorklet.addModule(WORKLET_URL));
-  }
-  await loaded.get(audioContext);
-  const rate = audioContext.sampleRate;
-  const source = audioContext.createMediaStreamSource(new MediaStream([mediaStreamTrack]));
-  const node = new AudioWorkletNode(audioContext, 'ptt-capture', { numberOfOutputs: 0 });
-  source.connect(node);
   const chunks = []; // {at (page ms of the first sample), samples}
-  node.port.onmessage = ({ data }) => {
-    const stamp = audioContext.getOutputTimestamp();
-    const at = stamp.performanceTime + (data.frame / rate - stamp.contextTime) * 1000;
-    chunks.push({ at, samples: data.samples });
+  const capture = await startCapture(audioContext, mediaStreamTrack, (at, samples) => {
+    chunks.push({ at, samples });
     const horizon = at - KEEP_S * 1000;
     while (chunks.length && chunks[0].at < horizon) chunks.shift();
-  };
+  });
+  const rate = capture.sampleRate;
   return {
     sampleRate: rate,
 
@@ -45,10 +36,6 @@ export async function startMicRecorder(audioContext, mediaStreamTrack) {
       return { samples: samples.slice(skip, end), sampleRate: rate, startAt: startAt + (skip / rate) * 1000 };
     },
 
-    stop() {
-      node.port.onmessage = null;
-      source.disconnect();
-      node.disconnect();
-    },
+    stop: capture.stop,
   };
 }

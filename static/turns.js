@@ -54,13 +54,15 @@ export function createTurns(app) {
       else patch({ releaseToUserFinal: Math.round(performance.now() - turn.releaseAt) });
     },
 
-    /** Record release → now for `key` once per turn, for turns that were released normally. */
-    markAfterRelease(key) {
+    /** Record release → `at` (page ms, default now) for `key` once per turn, for turns
+     *  that were released normally; an instant before the release is not this turn's. */
+    markAfterRelease(key, at = performance.now()) {
       const turn = current();
       if (!turn || turn.releaseAt === null || turn[key] !== null || turn.outcome === 'cancelled') {
         return;
       }
-      patch({ [key]: Math.round(performance.now() - turn.releaseAt) });
+      if (at < turn.releaseAt) return;
+      patch({ [key]: Math.round(at - turn.releaseAt) });
     },
   };
 }

@@ -216,3 +216,34 @@ console.log(JSON.stringify({ guessed, answered,
         "answered": {"4": "B/7"},
         "parsed": [3, None, None],
     }
+
+
+def test_agent_audio_onset_is_the_first_audible_sample_after_the_release(
+    tmp_path: Path,
+) -> None:
+    """The worklet's onset gives the first audible sample's own instant, and a turn
+    takes the first one at or after its release (a reply's tail from before is not it)."""
+    out = run_module(
+        tmp_path,
+        """
+import { firstAudible } from 'STATIC/onset.js';
+import { createTurns } from 'STATIC/turns.js';
+const batch = new Float32Array(480);
+batch[240] = -0.5; batch[300] = 0.9;
+const app = { state: { turn: 0, turns: [], levels: { agentPeak: 0 } }, update: () => {} };
+const turns = createTurns(app);
+turns.begin();
+turns.released();
+const releaseAt = app.state.turns[0].releaseAt;
+turns.markAfterRelease('releaseToAudio', releaseAt - 5);   // before the release: not it
+const beforeIgnored = app.state.turns[0].releaseToAudio;
+turns.markAfterRelease('releaseToAudio', releaseAt + 120.4);
+turns.markAfterRelease('releaseToAudio', releaseAt + 300);  // only the first counts
+console.log(JSON.stringify({
+  onset: firstAudible(batch, 1000, 48000),
+  quiet: firstAudible(new Float32Array(480).fill(0.01), 1000, 48000),
+  beforeIgnored, after: app.state.turns[0].releaseToAudio,
+}));
+""",
+    )
+    assert out == {"onset": 1005.0, "quiet": None, "beforeIgnored": None, "after": 120}

@@ -82,7 +82,9 @@ MODULES = [
     "timeline.js",
     "wav.js",
     "mic-recorder.js",
+    "capture.js",
     "capture-worklet.js",
+    "onset.js",
     "report.js",
     "view-inspector.js",
 ]

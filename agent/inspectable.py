@@ -88,7 +88,7 @@ class Inspectable:
         self.turn_audio = TurnAudioStore(keep)
         self._count = 0
         self._open: TurnTimings | None = None  # between start_turn and end/cancel_turn
-        self._hearing: TurnTimings | None = None  # until its transcript is committed
+        self._hearing: TurnTimings | None = None  # its finals count until the reply starts
         self._replying: TurnTimings | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         local = room.local_participant
@@ -113,9 +113,11 @@ class Inspectable:
             )
             self.turn_audio.start(self._count)
         elif method == "end_turn" and self._open is not None:
-            self._open.released_at = received
-            self._open = None
+            turn, self._open = self._open, None
+            turn.released_at = received
             self.turn_audio.stop()
+            if turn.transcript:  # its final came while the turn was held (a pause first)
+                self._heard(turn, received)
         elif method == "cancel_turn" and self._open is not None:
             turn, self._open, self._hearing = self._open, None, None
             turn.cancelled = True
@@ -127,17 +129,24 @@ class Inspectable:
             self.turn_audio.fed(frame)
 
     def _on_transcribed(self, ev: Any) -> None:
+        """A turn's finals, before or after its release, make its transcript; it is
+        reported at the release, or at a final after it (until the reply starts)."""
         turn = self._hearing
         if turn is None:
             return
         if not ev.is_final:
             turn.add_interim(time.monotonic())
-        elif turn.released_at is not None and turn.final_at is None:
-            turn.final_at = time.monotonic()
-            turn.transcript = ev.transcript
-            self._hearing = None
-            self._replying = turn
-            self._publish(turn)
+            return
+        if not ev.transcript and turn.final_at is not None:
+            return  # the release's flush found nothing more
+        turn.transcript = f"{turn.transcript} {ev.transcript}".strip()
+        if turn.released_at is not None:
+            self._heard(turn, time.monotonic())
+
+    def _heard(self, turn: TurnTimings, at: float) -> None:
+        turn.final_at = at
+        self._replying = turn
+        self._publish(turn)
 
     def _on_agent_state(self, ev: Any) -> None:
         turn = self._replying
@@ -145,6 +154,8 @@ class Inspectable:
             return
         if ev.new_state == "speaking" and turn.first_audio_at is None:
             turn.first_audio_at = time.monotonic()
+            if self._hearing is turn:
+                self._hearing = None  # later finals are the next turn's
             self._publish(turn)
         elif ev.old_state == "speaking" and turn.first_audio_at is not None:
             turn.reply_done_at = time.monotonic()

@@ -12,15 +12,11 @@ the inspector and shoots the panel.
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from e2e.browser import CHROMIUM, CHROMIUM_ARGS
-from e2e.console import Console
-from e2e.speech import write_clip
-from stack.supervisor import Stack, StackConfig
+from scripts.demo import demo_console
 
 ROOT = Path(__file__).resolve().parent.parent
 READY = 20_000
@@ -28,31 +24,21 @@ READY = 20_000
 
 def main() -> None:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "inspector-clipped.png"
-    with tempfile.TemporaryDirectory() as tmp:
-        clip = write_clip(Path(tmp), "demo", ["set a timer for five minutes"])
-        with Stack(StackConfig.ephemeral(Path(tmp) / "logs"), echo=None) as stack:
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                page = browser.new_page(
-                    viewport={"width": 1280, "height": 1000}, permissions=["microphone"]
-                )
-                console = Console(page, base_url=stack.config.web_url, clip=clip)
-                console.open(room="inspector-demo", identity="developer")
-                console.expect_agent_state("listening")
-                console.speak_turn(0)  # turn 1: press, then speak
-                console.expect_agent_reply(1)
-                console.expect_agent_state("listening")
-                console.press_into_phrase(0, 600)  # turn 2: speaking before the press
-                turns = console.el("inspector").locator('[data-testid="inspector-turn"]')
-                for n in (1, 2):
-                    turn = turns.and_(page.locator(f'[data-turn="{n}"]'))
-                    expect(turn).to_have_attribute("data-audio", "ready", timeout=READY)
-                expect(turns.first).not_to_have_attribute("data-marks", "", timeout=READY)
-                older = turns.and_(page.locator('[data-turn="1"]'))
-                older.locator('button[data-role="toggle"]').click()
-                expect(older).to_have_attribute("data-expanded", "true")
-                console.el("inspector").screenshot(path=str(out))
-                browser.close()
+    with demo_console(["set a timer for five minutes"], room="inspector-demo") as console:
+        page = console.page
+        console.speak_turn(0)  # turn 1: press, then speak
+        console.expect_agent_reply(1)
+        console.expect_agent_state("listening")
+        console.press_into_phrase(0, 600)  # turn 2: speaking before the press
+        turns = console.el("inspector").locator('[data-testid="inspector-turn"]')
+        for n in (1, 2):
+            turn = turns.and_(page.locator(f'[data-turn="{n}"]'))
+            expect(turn).to_have_attribute("data-audio", "ready", timeout=READY)
+        expect(turns.first).not_to_have_attribute("data-marks", "", timeout=READY)
+        older = turns.and_(page.locator('[data-turn="1"]'))
+        older.locator('button[data-role="toggle"]').click()
+        expect(older).to_have_attribute("data-expanded", "true")
+        console.el("inspector").screenshot(path=str(out))
     print(f"saved {out}")
 
 

@@ -12,50 +12,36 @@ interim transcript is on screen.
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from e2e.browser import CHROMIUM, CHROMIUM_ARGS
-from e2e.console import Console
-from e2e.speech import write_clip
-from stack.supervisor import Stack, StackConfig
+from scripts.demo import demo_console
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "console-mid-turn.png"
-    with tempfile.TemporaryDirectory() as tmp:
-        clip = write_clip(Path(tmp), "demo", ["hello agent", "turn on the lights"])
-        with Stack(StackConfig.ephemeral(Path(tmp) / "logs"), echo=None) as stack:
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                page = browser.new_page(
-                    viewport={"width": 1280, "height": 1000}, permissions=["microphone"]
-                )
-                console = Console(page, base_url=stack.config.web_url, clip=clip)
-                console.open(room="readme-demo", identity="developer")
-                console.expect_agent_state("listening")
-                console.speak_turn(0)
-                console.expect_agent_reply(1)
-                console.expect_agent_state("listening")
-                # keep turn 1's timeline open in the inspector while turn 2 is talked
-                first = console.el("inspector").locator('[data-testid="inspector-turn"]')
-                first = first.and_(page.locator('[data-turn="1"]'))
-                expect(first).to_have_attribute("data-audio", "ready", timeout=20_000)
-                toggle = first.locator('button[data-role="toggle"]')
-                toggle.click()  # the newest is open by default: close, then open for good
-                first.locator('button[data-role="toggle"]').click()
+    with demo_console(["hello agent", "turn on the lights"], room="readme-demo") as console:
+        page = console.page
+        console.speak_turn(0)
+        console.expect_agent_reply(1)
+        console.expect_agent_state("listening")
+        # keep turn 1's timeline open in the inspector while turn 2 is talked
+        first = console.el("inspector").locator('[data-testid="inspector-turn"]')
+        first = first.and_(page.locator('[data-turn="1"]'))
+        expect(first).to_have_attribute("data-audio", "ready", timeout=20_000)
+        toggle = first.locator('button[data-role="toggle"]')
+        toggle.click()  # the newest is open by default: close, then open for good
+        first.locator('button[data-role="toggle"]').click()
 
-                def shoot() -> None:
-                    interim = console.entries("user", final=False)
-                    expect(interim.last).to_contain_text("turn", timeout=10_000)
-                    page.screenshot(path=str(out), full_page=True)
+        def shoot() -> None:
+            interim = console.entries("user", final=False)
+            expect(interim.last).to_contain_text("turn", timeout=10_000)
+            page.screenshot(path=str(out), full_page=True)
 
-                console.speak_turn(1, during=shoot)
-                browser.close()
+        console.speak_turn(1, during=shoot)
     print(f"saved {out}")
 
 

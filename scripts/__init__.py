@@ -1,0 +1,1 @@
+"""Maintenance scripts (screenshots); run from the repository root with PYTHONPATH=."""

@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.chaos]
 
 T = TypeVar("T")
 NODES = WORKERS = 2
-ROOM_GAP_S = 2.5  # LiveKit refreshes node stats every 2 s: `sort_by: rooms` sees the last
+STATS_WAIT_S = 10.0  # a node rewrites its record (with its stats) in Redis every 2 s
 AGENT_WAIT_S = 30.0
 
 
@@ -66,6 +66,18 @@ def cluster(target: Target) -> Stack:
 def room_node(stack: Stack, room: str) -> str | None:
     """The node id hosting `room`, from LiveKit's own map in Redis."""
     return redis_call(stack.config.redis_port, "HGET", "room_node_map", room)
+
+
+def stats_published(stack: Stack, node_id: str) -> None:
+    """Wait until `node_id` has written its record to Redis again: the selector
+    (`sort_by: rooms`) then counts the room it just hosted."""
+    port = stack.config.redis_port
+    before = redis_call(port, "HGET", "nodes", node_id)
+    assert before is not None, f"{node_id} has no record in Redis"
+    deadline = time.monotonic() + STATS_WAIT_S
+    while redis_call(port, "HGET", "nodes", node_id) == before:
+        assert time.monotonic() < deadline, f"{node_id} published no stats in {STATS_WAIT_S} s"
+        time.sleep(0.1)
 
 
 def node_ids(stack: Stack) -> dict[str, str]:
@@ -156,11 +168,12 @@ def test_rooms_and_jobs_spread_and_a_join_through_the_other_node_talks_to_the_ag
     assert len(ids) == NODES
     rooms = [room_of(request, f"r{i}") for i in range(4)]
     hosts: dict[str, str | None] = {}
-    for i, room in enumerate(rooms):
-        if i:
-            time.sleep(ROOM_GAP_S)
+    for room in rooms:
         said, hosts[room] = in_thread(one_turn(stack, room, "open the door"))
         assert said == "open the door"
+        host = hosts[room]
+        assert host is not None
+        stats_published(stack, host)
     assert set(hosts.values()) == set(ids), f"rooms not on both nodes: {hosts}"
     workers = {room: jobs_of(stack, room) for room in rooms}
     assert all(len(w) == 1 for w in workers.values()), workers
@@ -168,7 +181,6 @@ def test_rooms_and_jobs_spread_and_a_join_through_the_other_node_talks_to_the_ag
 
     # a room hosted on one node, joined through the other: LiveKit relays the signalling
     room = room_of(request, "relay")
-    time.sleep(ROOM_GAP_S)
     both = in_thread(two_nodes_one_room(stack, room))
     assert both == ("turn on the lights", "open the door")
     assert len(jobs_of(stack, room)) == 1  # one agent served both

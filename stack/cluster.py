@@ -114,7 +114,9 @@ def redis_ping(port: int) -> Callable[[], bool]:
 
 def redis_call(port: int, *args: str, timeout: float = 2.0) -> str | None:
     """One Redis command over RESP; returns a bulk or simple string reply (None for nil).
-    Enough for the tests' and the docs' checks (`HGET room_node_map <room>`)."""
+    Enough for the tests' and the docs' checks (`HGET room_node_map <room>`). Bytes that
+    are not UTF-8 (a node's protobuf record in `nodes`) come back surrogate-escaped, so
+    such values still compare."""
     payload = f"*{len(args)}\r\n" + "".join(f"${len(a.encode())}\r\n{a}\r\n" for a in args)
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(payload.encode())
@@ -127,5 +129,5 @@ def redis_call(port: int, *args: str, timeout: float = 2.0) -> str | None:
             raise RuntimeError(f"redis: {rest}")
         if kind == b"$":
             size = int(rest)
-            return None if size < 0 else reader.read(size + 2)[:-2].decode()
+            return None if size < 0 else reader.read(size + 2)[:-2].decode(errors="surrogateescape")
         raise RuntimeError(f"redis: unexpected reply {head!r}")

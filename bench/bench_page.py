@@ -117,6 +117,14 @@ def breakdown(report: dict[str, Any], spurts: list[dict[str, Any]]) -> list[dict
     return rows
 
 
+def text_after_audio(turns: list[dict[str, Any]]) -> dict[str, int]:
+    """How many turns showed the reply's first text after its first audio."""
+    keys = ("release_to_text", "release_to_audio")
+    both = [t for t in turns if all(t[k] is not None for k in keys)]
+    late = [t for t in both if t["release_to_text"] > t["release_to_audio"]]
+    return {"late": len(late), "of": len(both)}
+
+
 def run(turns: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         clip = write_clip(Path(tmp), "bench", PHRASES)
@@ -155,6 +163,7 @@ def run(turns: int) -> dict[str, Any]:
             for name in AGENT_STAGES
         },
         "breakdown_summary": {name: summarize([r[name] for r in rows]) for name, _, _ in SEGMENTS},
+        "text_after_audio": text_after_audio(got),
     }
 
 
@@ -170,6 +179,8 @@ def main() -> None:
     for key, s in result["summary"].items():
         p50, p95, top = (("—" if v is None else f"{v:.0f}") for v in (s["p50"], s["p95"], s["max"]))
         print(f"{key:<22}{s['n']:>4}{p50:>9}{p95:>9}{top:>9}")
+    late = result["text_after_audio"]
+    print(f"turns with the reply's text after its audio: {late['late']} of {late['of']}")
     print("\nWhere it goes (page clock; the agent's instants aligned by the RPC round trips):")
     for key, s in result["breakdown_summary"].items():
         p50, p95 = (("—" if v is None else f"{v:.0f}") for v in (s["p50"], s["p95"]))

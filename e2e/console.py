@@ -74,6 +74,12 @@ class Console:
     # presses, speaks and releases when the test says, with no waiting for a looping
     # file; the words reach the agent through the real WebRTC path. Each playback is
     # recorded in page time, with the talk button's presses, for failure messages.
+    # A real microphone delivers samples all the time, silence included. A Web Audio
+    # destination with nothing playing into it delivers none, so Chromium stopped sending
+    # packets the moment a phrase ended, and the agent's jitter buffer filled the gap with
+    # ~200 ms of decaying concealment that the STT heard as speech: every turn's Finalize
+    # found the utterance still open (bench/bench_page.py, docs/latency.md). A started
+    # source of zeros keeps the destination delivering, as a microphone does.
     _MICROPHONE = """() => {
         if (window.__pttMic) return;
         const mic = (window.__pttMic = { phrases: [], played: [], talk: [], source: null });
@@ -81,6 +87,10 @@ class Console:
             if (!mic.ctx) {
                 mic.ctx = new AudioContext({ sampleRate: 48000 });
                 mic.dest = mic.ctx.createMediaStreamDestination();
+                const floor = mic.ctx.createConstantSource();
+                floor.offset.value = 0;
+                floor.connect(mic.dest);
+                floor.start();
             }
             return mic.ctx;
         };

@@ -8,10 +8,21 @@ through its estimated duration (`_SegmentSynchronizerImpl._main_task` sleeps
 audio frame, and reaches a listener after the audio it belongs to: the reply's text
 came 100 ms after its first audible frame at the client, in 20 of 20 turns.
 
-`text_with_first_audio()` lets each segment's first word go out when its playback
+``text_with_first_audio()` lets each segment's first word go out when its playback
 starts; every later word keeps the framework's pacing (which measures elapsed playback,
 so it does not drift), and the text of an interrupted reply still stops where the
-audio stopped. Process-wide and idempotent (livekit-agents 1.8.9's internals).
+audio stopped.
+
+`text_paced_by_duration()` drops the synchroniser's speaking-rate analysis: a numpy STFT
+of every reply frame (`SpeakingRateStream`), run on the job's event loop. It held the
+loop 6-17 ms at a time, several times in the first 100 ms of each reply, just when the
+reply's first frames and words go out (measured per callback, bench_reply), and it was
+4.4 % of the worker's samples with 8 sessions (docs/capacity.md). Without it the
+framework paces the words evenly over the reply's audio (`syllables / audio seconds`,
+its own fallback), instead of by the audio's syllable rhythm: the text still starts with
+the audio and ends with it.
+
+Both are process-wide and idempotent (livekit-agents 1.8.9's internals).
 """
 
 from __future__ import annotations
@@ -19,6 +30,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from livekit import rtc
+from livekit.agents.utils import aio
 from livekit.agents.voice.transcription import synchronizer
 
 _FIRST_OUT = "_ptt_first_word_out"
@@ -43,3 +56,36 @@ def text_with_first_audio() -> None:
 
     impl._sleep_if_not_closed = _sleep  # type: ignore[method-assign]
     _installed = True
+
+
+class _NoRateEvents:
+    """A speaking-rate stream that measures nothing: it takes the frames and ends with
+    its input, so the synchroniser's estimate stays empty and it paces by duration."""
+
+    def __init__(self) -> None:
+        self._events: aio.Chan[Any] = aio.Chan()
+
+    def push_frame(self, frame: rtc.AudioFrame) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def end_input(self) -> None:
+        self._events.close()
+
+    async def aclose(self) -> None:
+        self._events.close()
+
+    def __aiter__(self) -> aio.Chan[Any]:
+        return self._events
+
+
+class _NoRateDetector:
+    def stream(self) -> _NoRateEvents:
+        return _NoRateEvents()
+
+
+def text_paced_by_duration() -> None:
+    """Synchronisers made from now on pace their words without the speaking-rate STFT."""
+    synchronizer.SpeakingRateDetector = _NoRateDetector  # type: ignore[misc,assignment]

@@ -7,11 +7,12 @@ import asyncio
 import time
 
 import pytest
+from livekit import rtc
 from livekit.agents import tokenize
 from livekit.agents.voice import io
 from livekit.agents.voice.transcription import synchronizer
 
-from agent.transcript_sync import text_with_first_audio
+from agent.transcript_sync import _NoRateDetector, text_paced_by_duration, text_with_first_audio
 
 pytestmark = pytest.mark.unit
 
@@ -68,3 +69,28 @@ async def test_the_first_word_goes_out_with_the_first_audio_and_only_it() -> Non
     text_with_first_audio()  # idempotent
     out = _Text()
     assert await _words_once_playing(_segment(out), out) == ["You"]
+
+
+async def test_without_the_rate_analysis_the_words_still_span_the_reply_in_order() -> None:
+    """text_paced_by_duration(): no STFT of the reply's audio on the event loop; the words
+    are paced over the audio's duration, the first with the audio, all of them in order."""
+    text_with_first_audio()
+    text_paced_by_duration()
+    out = _Text()
+    segment = _segment(out)
+    assert isinstance(segment._audio_data.sr_stream, type(_NoRateDetector().stream()))
+    for _ in range(40):  # 0.4 s of reply audio
+        segment.push_audio(rtc.AudioFrame(bytes(480 * 2), 48000, 1, 480))
+    segment.end_audio_input()
+    segment.on_playback_started(time.time())
+    for _ in range(50):
+        await asyncio.sleep(0)
+    first = list(out.words)
+    for _ in range(300):
+        if "".join(out.words) == "You said hello agent.":
+            break
+        await asyncio.sleep(0.01)
+    words = list(out.words)
+    await segment.aclose()
+    assert first == ["You"]
+    assert "".join(words) == "You said hello agent."

@@ -156,6 +156,11 @@ async def entrypoint(ctx: JobContext) -> None:
         agent=Agent(instructions=INSTRUCTIONS),
         room=ctx.room,
         room_options=room_options(),
+        # no SessionHost (livekit-agents' RemoteSession): it broadcast every session event
+        # (states, each interim transcript, metrics) to the room as a byte stream on
+        # lk.agent.session, ~13 a turn that nobody here reads, on the data channel the
+        # reply's words take, with FFI calls on the job's loop around each reply
+        session_host=False,
     )
     link = _RoomLink(ctx.room, session)
     controller = PttController(

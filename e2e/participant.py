@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 from livekit import rtc
 
 T = TypeVar("T")
+# livekit-agents' RemoteSession messages: a SessionHost broadcasts every session event on it
+TOPIC_AGENT_SESSION = "lk.agent.session"
 
 
 class Participant:
@@ -32,6 +34,7 @@ class Participant:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
         self.room: rtc.Room | None = None
+        self.session_messages: list[str] = []  # senders of lk.agent.session streams
 
     def _run(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
         fut: Future[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)
@@ -46,9 +49,13 @@ class Participant:
 
         async def connect() -> None:
             self.room = rtc.Room()
+            self.room.register_byte_stream_handler(TOPIC_AGENT_SESSION, self._on_session_message)
             await self.room.connect(grant["url"], grant["token"])
 
         self._run(connect())
+
+    def _on_session_message(self, _reader: rtc.ByteStreamReader, sender: str) -> None:
+        self.session_messages.append(sender)
 
     def agent(self) -> rtc.RemoteParticipant | None:
         assert self.room is not None

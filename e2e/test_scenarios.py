@@ -73,6 +73,9 @@ def test_pause_refuses_talk_and_resume_keeps_context(
     console.speak_turn(1)
     console.expect_user_final("how many turns")
     expect(console.entries("agent").last).to_contain_text("turn two", timeout=15_000)
+    # the agent broadcasts no RemoteSession events (states, interims) nobody here reads:
+    # the second participant was in the room for that whole turn
+    assert second.session_messages == []
 
 
 def test_rebuild_gives_a_fresh_agent_with_empty_context(

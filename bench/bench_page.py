@@ -88,7 +88,14 @@ def _on_page_clock(instants: dict[str, Any], alignment: dict[str, Any]) -> dict[
     return {k: None if v is None else v - alignment["offsetMs"] for k, v in instants.items()}
 
 
-def breakdown(report: dict[str, Any], spurts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def busy_ms(long_tasks: list[list[float]], start: float, end: float) -> float:
+    """How long the page's main thread spent in long tasks between `start` and `end`."""
+    return round(sum(max(0.0, min(end, t + d) - max(start, t)) for t, d in long_tasks), 1)
+
+
+def breakdown(
+    report: dict[str, Any], spurts: list[dict[str, Any]], long_tasks: list[list[float]]
+) -> list[dict[str, Any]]:
     """Each released turn's instants on the page's clock, and the segments between them."""
     rows = []
     for turn in report["turns"]:
@@ -112,6 +119,10 @@ def breakdown(report: dict[str, Any], spurts: list[dict[str, Any]]) -> list[dict
         row: dict[str, Any] = {"n": turn["n"], "clock_uncertainty_ms": alignment["uncertaintyMs"]}
         for name, a, b in SEGMENTS:
             row[name] = None if at[a] is None or at[b] is None else round(at[b] - at[a], 1)
+        text = page.get("releaseToText")
+        row["main_thread_busy_to_text_ms"] = (
+            None if text is None else busy_ms(long_tasks, release, release + text)
+        )
         row["agent_stages_ms"] = agent.get("stages_ms")
         rows.append(row)
     return rows
@@ -148,8 +159,9 @@ def run(turns: int) -> dict[str, Any]:
                 contexts = page.evaluate("window.__pttProbe.contextInfo()")
                 jitter = page.evaluate("window.__pttProbe.jitter()")
                 worklets = page.evaluate("window.__pttProbe.worklets")
+                long_tasks = page.evaluate("window.__pttProbe.longTasks")
                 browser.close()
-    rows = breakdown(report, spurts)
+    rows = breakdown(report, spurts, long_tasks)
     return {
         "kind": "page",
         "turns": got,
@@ -164,6 +176,7 @@ def run(turns: int) -> dict[str, Any]:
         },
         "breakdown_summary": {name: summarize([r[name] for r in rows]) for name, _, _ in SEGMENTS},
         "text_after_audio": text_after_audio(got),
+        "main_thread_busy_to_text": summarize([r["main_thread_busy_to_text_ms"] for r in rows]),
     }
 
 
@@ -181,6 +194,11 @@ def main() -> None:
         print(f"{key:<22}{s['n']:>4}{p50:>9}{p95:>9}{top:>9}")
     late = result["text_after_audio"]
     print(f"turns with the reply's text after its audio: {late['late']} of {late['of']}")
+    busy = result["main_thread_busy_to_text"]
+    print(
+        "the page's main thread in long tasks, release -> text: "
+        f"p50 {busy['p50']}, max {busy['max']} ms"
+    )
     print("\nWhere it goes (page clock; the agent's instants aligned by the RPC round trips):")
     for key, s in result["breakdown_summary"].items():
         p50, p95 = (("—" if v is None else f"{v:.0f}") for v in (s["p50"], s["p95"]))

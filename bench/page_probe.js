@@ -1,21 +1,28 @@
 // Bench-only instrumentation (bench/bench_page.py adds it as an init script; the
 // console never loads it): where the browser's share of a reply's latency goes.
 //
-// Every RTCPeerConnection the page makes is kept, and every 5 ms each audio receiver's
-// synchronization sources are read (cheap and synchronous; getStats lagged by 100 ms
+// Every RTCPeerConnection the page makes is kept, and every 5 ms for 1.5 s after each
+// release each audio receiver's synchronization sources are read (cheap and synchronous; getStats lagged by 100 ms
 // and more). For each reply (a talk spurt: the agent's paced source sends no packets
 // between replies) it records deliveredAt, on the page's clock (performance.now()): when
 // its first audio frame left the jitter buffer for the track. (Their audioLevel stays
 // unset here: the agent's packets carry no audio-level header the browser reads.)
 // window.__pttProbe.spurts holds them; a spurt starts after GAP_MS with no frame.
 // jitter() gives the receivers' jitter buffer figures; contextInfo() the AudioContexts;
-// worklets the AudioWorkletNodes made (the page's onset detector is one).
+// worklets the AudioWorkletNodes made (the page's onset detector is one); longTasks the
+// main thread's long tasks.
 
 (() => {
   const GAP_MS = 300;
   const POLL_MS = 5;
-  const probe = { pcs: [], contexts: [], spurts: [], polls: 0 };
+  const ARMED_MS = 1500; // after each release: the reply's first frame comes well within it
+  const probe = { pcs: [], contexts: [], spurts: [], polls: 0, longTasks: [] };
   window.__pttProbe = probe;
+  // the main thread's long tasks (≥ 50 ms), [start, duration] on the page's clock: text
+  // and the page's marks wait for them (the audio onset does not: it is the worklet's)
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) probe.longTasks.push([e.startTime, e.duration]);
+  }).observe({ type: 'longtask', buffered: true });
   const NativeContext = window.AudioContext;
   window.AudioContext = class extends NativeContext {
     constructor(...args) {
@@ -95,5 +102,19 @@
     return out;
   };
 
-  setInterval(poll, POLL_MS);
+  // getSynchronizationSources() is not free: polled all session long it was a fifth of
+  // the main thread (CDP profile), and delayed the very text whose timing is measured.
+  // Only the first frame of each reply counts, so it is polled from each release on.
+  let armedUntil = 0;
+  new MutationObserver((records) => {
+    for (const r of records) {
+      const released = r.target.getAttribute('aria-pressed') === 'false';
+      if (r.target.dataset?.testid === 'ptt-button' && released) {
+        armedUntil = performance.now() + ARMED_MS;
+      }
+    }
+  }).observe(document, { subtree: true, attributeFilter: ['aria-pressed'] });
+  setInterval(() => {
+    if (performance.now() < armedUntil) poll();
+  }, POLL_MS);
 })();

@@ -21,3 +21,13 @@ def test_turn_phrase_gives_final_transcript_and_spoken_reply(
     expect(console.el("agent-audio")).to_have_attribute("data-track", "subscribed", timeout=15_000)
     expect(console.el("agent-level")).not_to_have_attribute("data-peak", "0.000", timeout=15_000)
     assert console.agent_peak() > 0.01
+
+    # the event log, longer than its box by now, follows its newest entry
+    console.page.wait_for_function(
+        """() => {
+            const log = document.querySelector('[data-testid="event-log"]');
+            return log.scrollHeight > log.clientHeight
+                && log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+        }""",
+        timeout=5_000,
+    )

@@ -119,6 +119,17 @@ export function bestLag(outer, inner, { minOverlap = 20, minLag = -Infinity, max
   return best;
 }
 
+// a turn is detected again as its reports and audio arrive: its recording is filtered once
+const filtered = new WeakMap(); // page samples -> {cutoffHz, samples}
+
+function inBand(page, cutoffHz) {
+  const hit = filtered.get(page.samples);
+  if (hit && hit.cutoffHz === cutoffHz) return hit.samples;
+  const samples = lowpass(page.samples, page.sampleRate, cutoffHz);
+  filtered.set(page.samples, { cutoffHz, samples });
+  return samples;
+}
+
 /**
  * page: {samples, sampleRate} (the page's recording of the turn);
  * agent: {samples, sampleRate} (what the STT got) or null when unknown;
@@ -130,7 +141,7 @@ export function bestLag(outer, inner, { minOverlap = 20, minLag = -Infinity, max
  */
 export function detectClips({ page, agent, clockLagMs = null, slackMs = 60, transcript = null }) {
   const band = agent && agent.sampleRate < page.sampleRate;
-  const pageSamples = band ? lowpass(page.samples, page.sampleRate, 0.45 * agent.sampleRate) : page.samples;
+  const pageSamples = band ? inBand(page, 0.45 * agent.sampleRate) : page.samples;
   const pageEnv = envelope(pageSamples, page.sampleRate);
   const spoken = speechSpan(pageEnv);
   const result = {

@@ -30,6 +30,7 @@ function emptyRecord() {
     audioStatus: 'none', // none | fetching | ready | unsupported | failed: <why>
     clips: null,
     marks: [],
+    detectedFrom: null, // detectClips' inputs the last time it ran
   };
 }
 
@@ -149,13 +150,19 @@ export function createInspector(app) {
       const end = toPageTime(info.last_frame_ms, rec.alignment);
       if (end !== null) clockLagMs = end - info.seconds * 1000 - rec.recording.startAt;
     }
-    rec.clips = detectClips({
+    const inputs = {
       page: rec.recording,
       agent: rec.agentAudio,
       clockLagMs,
       slackMs: (rec.alignment?.uncertaintyMs ?? 0) + 40,
       transcript: rec.report?.transcript ?? null,
-    });
+    };
+    // each of a turn's reports asks again; the filter and correlation over its recording
+    // are run only when something they read has changed
+    const last = rec.detectedFrom;
+    if (last && Object.keys(inputs).every((k) => inputs[k] === last[k])) return;
+    rec.detectedFrom = inputs;
+    rec.clips = detectClips(inputs);
     rec.marks = clipMarks(rec.clips);
     app.turns.patchTurn(n, {
       clippedStartMs: rec.clips.clippedStartMs || null,

@@ -35,7 +35,11 @@ export function formatStages(stages) {
  *  re-render only the items that were replaced. */
 export function createStagesJoin() {
   let cache = new WeakMap(); // turn record -> turn record with stages
+  let last = { turns: null, agentMetrics: null, joined: [] };
   return function withStages(turns, agentMetrics) {
+    // the same lists give the same array, so the turns table is not walked (and the page
+    // not laid out) at every render, i.e. at each level meter's tick
+    if (turns === last.turns && agentMetrics === last.agentMetrics) return last.joined;
     const next = new WeakMap();
     const joined = turns.map((t) => {
       const stages = formatStages(stagesFor(t.n, agentMetrics));
@@ -45,6 +49,7 @@ export function createStagesJoin() {
       return row;
     });
     cache = next;
+    last = { turns, agentMetrics, joined };
     return joined;
   };
 }

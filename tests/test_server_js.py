@@ -554,6 +554,9 @@ console.log(JSON.stringify({
   missing: stagesFor(3, metrics),
   rows: first.map((t) => t.stages),
   kept: first[0] === again[0] && first[1] === again[1],
+  // the same lists, the same array: the turns table is not walked at every render
+  sameList: first === again,
+  newList: join([...turns], metrics) !== again,
   changed: fewer[0] !== first[0] && fewer[0].stages === 'final 14',
 }));
 """,
@@ -565,5 +568,7 @@ console.log(JSON.stringify({
         "missing": None,
         "rows": ["final 14 · text 15 · tts 41 · frame 43 · sent 44", ""],
         "kept": True,
+        "sameList": True,
+        "newList": True,
         "changed": True,
     }

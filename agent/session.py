@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 from livekit.agents import AgentSession, stt
@@ -29,3 +30,15 @@ def ptt_session(speech_to_text: stt.STT) -> AgentSession[Any]:
         turn_handling={"turn_detection": "manual", "endpointing": {"min_delay": 0.0}},
         session_close_transcript_timeout=0.0,
     )
+
+
+# livekit-agents keeps every event a session emits (each turn's metrics, every interim
+# transcript, state changes) for the session report built when the job ends, and never
+# drops one: ~43 KB a turn in a 1,000-cycle soak (docs/capacity.md). The report keeps
+# the newest ones.
+RECORDED_EVENTS_KEPT = 500
+
+
+def keep_recent_events(session: AgentSession[Any], keep: int = RECORDED_EVENTS_KEPT) -> None:
+    """Bound the session's event record (after `start()`, which makes a new one)."""
+    session._recorded_events = deque(session._recorded_events, maxlen=keep)  # type: ignore[assignment]

@@ -28,7 +28,7 @@ from .lifecycle import Lifecycle
 from .log_forward import ATTR_ERRORS, RoomLogForwarder
 from .ptt import ATTR_PAUSED, ATTR_TURN_OWNER, PttController, as_rpc_error
 from .room_output import paced_source_of, use_paced_room_output
-from .session import ptt_session
+from .session import keep_recent_events, ptt_session
 from .stt_reset import ResettableSTT
 from .transcript_sync import text_paced_by_duration, text_with_first_audio
 from .turn_audio import ATTR_VERSIONS, TurnAudioStore, agent_versions
@@ -162,6 +162,7 @@ async def entrypoint(ctx: JobContext) -> None:
         # reply's words take, with FFI calls on the job's loop around each reply
         session_host=False,
     )
+    keep_recent_events(session)
     link = _RoomLink(ctx.room, session)
     controller = PttController(
         session=session, stt=stt, room=link, turn_audio=TurnAudioStore(cfg.turn_audio_keep)

@@ -26,7 +26,9 @@ LIVEKIT_RECONNECT = (
     rf"|{DATA_CHANNEL_CLOSED}"
 )
 # the Deepgram plugin logs its broken receive task at ERROR, then retries
-STT_CONNECTION_LOST = r"Error in recv_task.*deepgram connection closed unexpectedly"
+# whichever of the plugin's tasks meets the closed socket first reports it: the sender,
+# when audio is flowing at that instant (a microphone delivers all the time)
+STT_CONNECTION_LOST = r"Error in (recv|send)_task.*deepgram connection closed unexpectedly"
 
 
 def local_stack(target: Target, part: str) -> Stack:

@@ -10,7 +10,7 @@ from agent.session import keep_recent_events
 pytestmark = pytest.mark.unit
 
 
-def test_the_event_record_keeps_only_the_newest_events_in_order() -> None:
+async def test_the_event_record_keeps_only_the_newest_events_in_order() -> None:
     session: AgentSession = AgentSession()
     session.emit("debug_message", "before")  # type: ignore[arg-type]
     keep_recent_events(session, keep=50)

@@ -8,7 +8,7 @@ through its estimated duration (`_SegmentSynchronizerImpl._main_task` sleeps
 audio frame, and reaches a listener after the audio it belongs to: the reply's text
 came 100 ms after its first audible frame at the client, in 20 of 20 turns.
 
-``text_with_first_audio()` lets each segment's first word go out when its playback
+`text_with_first_audio()` lets each segment's first word go out when its playback
 starts; every later word keeps the framework's pacing (which measures elapsed playback,
 so it does not drift), and the text of an interrupted reply still stops where the
 audio stopped.

@@ -2,8 +2,8 @@
 // console never loads it): where the browser's share of a reply's latency goes.
 //
 // Every RTCPeerConnection the page makes is kept, and every 5 ms for 1.5 s after each
-// release each audio receiver's synchronization sources are read (cheap and synchronous; getStats lagged by 100 ms
-// and more). For each reply (a talk spurt: the agent's paced source sends no packets
+// release each audio receiver's synchronization sources are read (synchronous; getStats
+// lagged by 100 ms and more). For each reply (a talk spurt: the agent's paced source sends no packets
 // between replies) it records deliveredAt, on the page's clock (performance.now()): when
 // its first audio frame left the jitter buffer for the track. (Their audioLevel stays
 // unset here: the agent's packets carry no audio-level header the browser reads.)

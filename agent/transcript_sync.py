@@ -13,6 +13,13 @@ starts; every later word keeps the framework's pacing (which measures elapsed pl
 so it does not drift), and the text of an interrupted reply still stops where the
 audio stopped.
 
+`text_clock_from_reply_text()` starts each segment's clock at its first text instead of
+its first played frame: the TTS's first chunk comes ~25 ms after the text, and the
+page's data channel delivers a message 20-150 ms later than a Python listener gets it,
+so text released with the audio still reached the page after the audio in 1-3 turns
+of 20 (bench_page). The words then run that many ms ahead of the audio all the way.
+A reply cut before its audio started has shown its first word.
+
 `text_paced_by_duration()` drops the synchroniser's speaking-rate analysis: a numpy STFT
 of every reply frame (`SpeakingRateStream`), run on the job's event loop. It held the
 loop 6-17 ms at a time, several times in the first 100 ms of each reply, just when the
@@ -28,6 +35,7 @@ Both are process-wide and idempotent (livekit-agents 1.8.9's internals).
 from __future__ import annotations
 
 import functools
+import time
 from typing import Any
 
 from livekit import rtc
@@ -35,6 +43,7 @@ from livekit.agents.utils import aio
 from livekit.agents.voice.transcription import synchronizer
 
 _FIRST_OUT = "_ptt_first_word_out"
+_CLOCK_FROM_TEXT = "_ptt_clock_from_text"
 _installed = False
 
 
@@ -56,6 +65,30 @@ def text_with_first_audio() -> None:
 
     impl._sleep_if_not_closed = _sleep  # type: ignore[method-assign]
     _installed = True
+
+
+def text_clock_from_reply_text() -> None:
+    """Start each synchronised segment's clock (and so its first word) at its first
+    text; the framework's own start at the first played frame then finds it running."""
+    impl = synchronizer._SegmentSynchronizerImpl
+    if getattr(impl.push_text, "__wrapped__", None) is not None:
+        return
+    push_text, started = impl.push_text, impl.on_playback_started
+
+    @functools.wraps(push_text)
+    def _push_text(self: Any, text: str) -> None:
+        push_text(self, text)
+        if str(text).strip() and not self.closed and not self._start_fut.is_set():
+            setattr(self, _CLOCK_FROM_TEXT, True)
+            started(self, time.time())
+
+    @functools.wraps(started)
+    def _started(self: Any, start_time: float) -> None:
+        if not getattr(self, _CLOCK_FROM_TEXT, False):
+            started(self, start_time)
+
+    impl.push_text = _push_text  # type: ignore[method-assign]
+    impl.on_playback_started = _started  # type: ignore[method-assign]
 
 
 class _NoRateEvents:

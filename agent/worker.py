@@ -30,7 +30,11 @@ from .ptt import ATTR_PAUSED, ATTR_TURN_OWNER, PttController, as_rpc_error
 from .room_output import paced_source_of, use_paced_room_output
 from .session import keep_recent_events, ptt_session
 from .stt_reset import ResettableSTT
-from .transcript_sync import text_paced_by_duration, text_with_first_audio
+from .transcript_sync import (
+    text_clock_from_reply_text,
+    text_paced_by_duration,
+    text_with_first_audio,
+)
 from .turn_audio import ATTR_VERSIONS, TurnAudioStore, agent_versions
 
 logger = logging.getLogger("ptt-agent")
@@ -148,6 +152,7 @@ async def entrypoint(ctx: JobContext) -> None:
     # prewarm instead, the idle reply track went back to sending silence)
     use_paced_room_output()
     text_with_first_audio()
+    text_clock_from_reply_text()
     text_paced_by_duration()
     ffi_routes.install()
     stt = build_stt(cfg)

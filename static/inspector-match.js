@@ -46,3 +46,15 @@ export function latestReport(entries, key) {
   }
   return null;
 }
+
+/** When the inspector should fetch a turn's audio (get_turn_audio), from the turn's
+ *  newest report: 'now', 'later' (its reply is still playing), or null (not committed).
+ *  The WAV is tens of kB on the reliable data channel the reply's words take, and the
+ *  page's clip detection over it is main-thread work, so neither may land on the
+ *  reply's first words: a turn with a reply waits for its `reply_done`. */
+export function turnAudioDue(report) {
+  if (typeof report?.release_to_final_ms !== 'number') return null;
+  const said = typeof report.transcript === 'string' && report.transcript.trim() !== '';
+  if (!said || typeof report.instants_ms?.reply_done === 'number') return 'now';
+  return 'later';
+}

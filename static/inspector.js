@@ -6,7 +6,7 @@
 import { createByteStreamInbox } from './byte-streams.js';
 import { alignClocks, toPageTime, turnClockSamples } from './clock.js';
 import { clipMarks, detectClips } from './clip.js';
-import { latestReport, matchAgentTurns } from './inspector-match.js';
+import { latestReport, matchAgentTurns, turnAudioDue } from './inspector-match.js';
 import { startMicRecorder } from './mic-recorder.js';
 import { UNSUPPORTED_METHOD } from './ptt.js';
 import { parseWav } from './wav.js';
@@ -17,6 +17,7 @@ const AFTER_RELEASE_MS = 400;
 const AGENT_LEVELS_MS = 8000; // the agent's level is kept this long after the release
 const STREAM_WAIT_MS = 10_000;
 const KEEP_TURNS = 20; // older turns keep their marks, not their audio
+const REPLY_WAIT_MS = 6000; // a reply whose end is never reported: fetch the audio anyway
 
 function emptyRecord() {
   return {
@@ -28,6 +29,7 @@ function emptyRecord() {
     alignment: null,
     agentAudio: null, // {samples, sampleRate, info}
     audioStatus: 'none', // none | fetching | ready | unsupported | failed: <why>
+    fetchTimer: null, // the fallback fetch of a turn whose reply is still playing
     clips: null,
     marks: [],
     detectedFrom: null, // detectClips' inputs the last time it ran
@@ -104,8 +106,12 @@ export function createInspector(app) {
       if (turn && report?.instants_ms) {
         rec.alignment = alignClocks(turnClockSamples(turn, report.instants_ms));
       }
-      if (report && report.release_to_final_ms !== null && rec.audioStatus === 'none') {
-        fetchAudio(n, report.turn);
+      const due = turnAudioDue(report);
+      if (due === 'now' && rec.audioStatus === 'none') fetchAudio(n, report.turn);
+      else if (due === 'later' && rec.audioStatus === 'none' && !rec.fetchTimer) {
+        rec.fetchTimer = setTimeout(() => {
+          if (rec.audioStatus === 'none') fetchAudio(n, report.turn);
+        }, REPLY_WAIT_MS);
       }
       detect(n);
     }
@@ -115,6 +121,7 @@ export function createInspector(app) {
 
   async function fetchAudio(n, agentTurn) {
     const rec = record(n);
+    clearTimeout(rec.fetchTimer);
     rec.audioStatus = 'fetching';
     const result = await app.talk.call('get_turn_audio', JSON.stringify({ turn: agentTurn }));
     if (!result.ok) {

@@ -12,7 +12,12 @@ from livekit.agents import tokenize
 from livekit.agents.voice import io
 from livekit.agents.voice.transcription import synchronizer
 
-from agent.transcript_sync import _NoRateDetector, text_paced_by_duration, text_with_first_audio
+from agent.transcript_sync import (
+    _NoRateDetector,
+    text_clock_from_reply_text,
+    text_paced_by_duration,
+    text_with_first_audio,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -58,8 +63,9 @@ async def _words_once_playing(
 
 async def test_the_framework_alone_sends_no_word_when_the_audio_starts() -> None:
     """The reason for the module: without it the first word waits half its duration."""
-    if getattr(synchronizer._SegmentSynchronizerImpl._sleep_if_not_closed, "__wrapped__", None):
-        pytest.skip("text_with_first_audio() is installed in this process already")
+    impl = synchronizer._SegmentSynchronizerImpl
+    if any(getattr(f, "__wrapped__", None) for f in (impl._sleep_if_not_closed, impl.push_text)):
+        pytest.skip("transcript_sync is installed in this process already")
     out = _Text()
     assert await _words_once_playing(_segment(out), out) == []
 
@@ -69,6 +75,25 @@ async def test_the_first_word_goes_out_with_the_first_audio_and_only_it() -> Non
     text_with_first_audio()  # idempotent
     out = _Text()
     assert await _words_once_playing(_segment(out), out) == ["You"]
+
+
+async def test_the_first_word_goes_out_with_the_reply_text_before_any_audio(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """text_clock_from_reply_text(): the segment's clock starts at its first text, and
+    the framework's own start at the first played frame finds it running, silently."""
+    text_with_first_audio()
+    text_clock_from_reply_text()
+    text_clock_from_reply_text()  # idempotent
+    out = _Text()
+    segment = _segment(out)  # text pushed; no audio played yet
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert out.words == ["You"]
+    with caplog.at_level("WARNING"):
+        segment.on_playback_started(time.time())
+    await segment.aclose()
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == []
 
 
 async def test_without_the_rate_analysis_the_words_still_span_the_reply_in_order() -> None:

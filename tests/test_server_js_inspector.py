@@ -218,6 +218,27 @@ console.log(JSON.stringify({ guessed, answered,
     }
 
 
+def test_a_turns_audio_is_fetched_once_its_reply_has_played(tmp_path: Path) -> None:
+    """The WAV and the clip detection must not share the data channel and the main
+    thread with the reply's first words: a turn with a reply waits for its end."""
+    out = run_module(
+        tmp_path,
+        """
+import { turnAudioDue } from 'STATIC/inspector-match.js';
+const r = (final, transcript, done) =>
+  ({ release_to_final_ms: final, transcript, instants_ms: { reply_done: done } });
+console.log(JSON.stringify([
+  turnAudioDue(null),
+  turnAudioDue(r(null, '', null)),          // not committed yet
+  turnAudioDue(r(12, 'red green', null)),   // committed, its reply still to come
+  turnAudioDue(r(12, 'red green', 900.5)),  // the reply has played (or was cut)
+  turnAudioDue(r(12, '  ', null)),          // nothing said: no reply will come
+]));
+""",
+    )
+    assert out == [None, None, "later", "now", "now"]
+
+
 def test_agent_audio_onset_is_the_first_audible_sample_after_the_release(
     tmp_path: Path,
 ) -> None:

@@ -22,6 +22,8 @@ from collections.abc import Callable
 
 from livekit import rtc
 
+from .ffi_routes import capture_frame
+
 LEAD_S = 0.06  # audio handed to WebRTC ahead of real time (the receiver's jitter buffer)
 REFILL_S = 0.03  # the pump wakes when the lead falls under this
 
@@ -144,7 +146,7 @@ class PacedAudioSource:
                 frame = rtc.AudioFrame(
                     chunk, self._sample_rate, self._num_channels, self._chunk_samples
                 )
-                await self._source.capture_frame(frame)
+                await capture_frame(self._source, frame)
                 self._due += 0.01
             if not self._chunks:
                 self._drained.set()

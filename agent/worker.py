@@ -27,7 +27,7 @@ from .ffi_acks import AckWaits, within_rpc_deadline
 from .lifecycle import Lifecycle
 from .log_forward import ATTR_ERRORS, RoomLogForwarder
 from .ptt import ATTR_PAUSED, ATTR_TURN_OWNER, PttController, as_rpc_error
-from .room_output import paced_source_of, use_paced_room_output
+from .room_output import paced_source_of, stream_transcripts_only, use_paced_room_output
 from .session import keep_recent_events, ptt_session
 from .stt_reset import ResettableSTT
 from .transcript_sync import (
@@ -151,6 +151,7 @@ async def entrypoint(ctx: JobContext) -> None:
     # in the job's own process, before its room audio is built (measured: set up in
     # prewarm instead, the idle reply track went back to sending silence)
     use_paced_room_output()
+    stream_transcripts_only()
     text_with_first_audio()
     text_clock_from_reply_text()
     text_paced_by_duration()

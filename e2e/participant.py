@@ -35,6 +35,7 @@ class Participant:
         self._thread.start()
         self.room: rtc.Room | None = None
         self.session_messages: list[str] = []  # senders of lk.agent.session streams
+        self.legacy_transcripts: list[str] = []  # rtc.Transcription packets' segment texts
 
     def _run(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
         fut: Future[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)
@@ -50,12 +51,16 @@ class Participant:
         async def connect() -> None:
             self.room = rtc.Room()
             self.room.register_byte_stream_handler(TOPIC_AGENT_SESSION, self._on_session_message)
+            self.room.on("transcription_received", self._on_legacy_transcription)
             await self.room.connect(grant["url"], grant["token"])
 
         self._run(connect())
 
     def _on_session_message(self, _reader: rtc.ByteStreamReader, sender: str) -> None:
         self.session_messages.append(sender)
+
+    def _on_legacy_transcription(self, segments: list[Any], *_: Any) -> None:
+        self.legacy_transcripts.extend(s.text for s in segments)
 
     def agent(self) -> rtc.RemoteParticipant | None:
         assert self.room is not None

@@ -76,6 +76,10 @@ def test_pause_refuses_talk_and_resume_keeps_context(
     # the agent broadcasts no RemoteSession events (states, interims) nobody here reads:
     # the second participant was in the room for that whole turn
     assert second.session_messages == []
+    # nor each transcript chunk again as a legacy rtc.Transcription packet, which the
+    # framework sends while a participant without client_protocol 3 (as this Python one)
+    # is in the room: the console's clients read the text streams
+    assert second.legacy_transcripts == []
 
 
 def test_rebuild_gives_a_fresh_agent_with_empty_context(

@@ -8,6 +8,7 @@ import threading
 from typing import Any
 
 import pytest
+from livekit.rtc._ffi_client import FfiClient
 from livekit.rtc._proto import ffi_pb2 as proto
 
 from agent.ffi_routes import RoutedFfiQueue
@@ -127,3 +128,34 @@ async def test_binding_is_per_thread_and_cleared_by_any_request() -> None:
     q.put(_callback(6))
     assert len(await _drain(mine2)) == 1
     assert len(await _drain(mine)) == 1  # never bound: it sees everything
+
+
+async def test_captures_complete_through_futures_beside_the_sdks_own() -> None:
+    """capture_frame(): a real unqueued source, 300 frames; each completion resolves its
+    own future (none waits on another's, none is lost to a completion that beat the
+    registration), no subscriber is made for them, and the SDK's own capture_frame on
+    the same source still completes through its subscription."""
+    from livekit import rtc
+
+    from agent import ffi_routes
+
+    ffi_routes.install()
+    queue = FfiClient.instance.queue
+    assert isinstance(queue, RoutedFfiQueue)
+    source = rtc.AudioSource(24000, 1, queue_size_ms=0)
+    frame = rtc.AudioFrame(bytes(480), 24000, 1, 240)
+    before = queue.counts()
+    try:
+        for i in range(300):
+            if i % 50 == 49:
+                await source.capture_frame(frame)  # the SDK's path, interleaved
+            else:
+                await asyncio.wait_for(ffi_routes.capture_frame(source, frame), 5)
+        assert queue._captures == {}
+        assert queue.counts() == before
+        bad = rtc.AudioFrame(bytes(960), 48000, 1, 480)  # not the source's rate
+        with pytest.raises(Exception, match=r"."):
+            await asyncio.wait_for(ffi_routes.capture_frame(source, bad), 5)
+        assert queue._captures == {}
+    finally:
+        await source.aclose()

@@ -120,6 +120,10 @@ class PacedAudioSource:
             await asyncio.wait({self._pump_atask})
         await self._source.aclose()
 
+    async def _send(self, frame: rtc.AudioFrame) -> None:
+        """One 10 ms frame to WebRTC (through ffi_routes' lean capture when installed)."""
+        await capture_frame(self._source, frame)
+
     def _partial_seconds(self) -> float:
         return len(self._partial) / (2 * self._num_channels * self._sample_rate)
 
@@ -146,7 +150,7 @@ class PacedAudioSource:
                 frame = rtc.AudioFrame(
                     chunk, self._sample_rate, self._num_channels, self._chunk_samples
                 )
-                await capture_frame(self._source, frame)
+                await self._send(frame)
                 self._due += 0.01
             if not self._chunks:
                 self._drained.set()

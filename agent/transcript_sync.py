@@ -29,7 +29,7 @@ framework paces the words evenly over the reply's audio (`syllables / audio seco
 its own fallback), instead of by the audio's syllable rhythm: the text still starts with
 the audio and ends with it.
 
-Both are process-wide and idempotent (livekit-agents 1.8.9's internals).
+All three are process-wide and idempotent (livekit-agents 1.8.9's internals).
 """
 
 from __future__ import annotations

@@ -21,14 +21,13 @@ def _frame(values: np.ndarray) -> rtc.AudioFrame:
 
 def _observed(source: PacedAudioSource) -> list[np.ndarray]:
     sent: list[np.ndarray] = []
-    native = source._source
-    capture = native.capture_frame
+    send = source._send
 
     async def spy(frame: rtc.AudioFrame) -> None:
         sent.append(np.frombuffer(frame.data, dtype=np.int16).copy())
-        await capture(frame)
+        await send(frame)
 
-    native.capture_frame = spy  # type: ignore[method-assign]
+    source._send = spy  # type: ignore[method-assign]
     return sent
 
 

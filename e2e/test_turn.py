@@ -29,5 +29,7 @@ def test_turn_phrase_gives_final_transcript_and_spoken_reply(
             return log.scrollHeight > log.clientHeight
                 && log.scrollHeight - log.scrollTop - log.clientHeight < 40;
         }""",
-        timeout=5_000,
+        # the entries that overflow it include the reply's end and the inspector's audio,
+        # which is fetched once the reply has played
+        timeout=15_000,
     )

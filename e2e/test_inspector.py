@@ -45,6 +45,13 @@ def test_a_turn_shows_its_timeline_and_what_the_agent_heard_with_no_marks(
     # the browser-measured release -> the user's final transcript, in the summary
     row = console.el("metrics").locator('[data-metric="releaseToUserFinal"]')
     expect(row.locator("td").last).to_have_text("1")
+    # the turn's row: the agent's reply stages, every one, in their order (never a value)
+    stages = console.el("metrics").locator(
+        '[data-role="turns"] tr[data-turn="1"] [data-role="stages"]'
+    )
+    expect(stages).to_have_text(
+        re.compile(r"^final \d+ · text \d+ · tts \d+ · frame \d+ · sent \d+$"), timeout=READY
+    )
 
 
 def test_words_said_before_the_press_are_marked_clipped(

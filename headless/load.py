@@ -251,6 +251,18 @@ async def _settle(
     return round(time.monotonic() - t0, 1)
 
 
+def turn_failures(turn: TurnResult) -> list[str]:
+    """Why a load turn is not right: its own failures, or a press or release the agent
+    refused (the talker stops at a refused RPC without judging the turn)."""
+    refused = [
+        f"{r.method} refused: {r.code} {r.response}"
+        for r in (turn.start, turn.end)
+        if r is not None and not r.ok
+    ]
+    missing = [] if turn.start is not None else ["start_turn never answered"]
+    return [*refused, *missing, *turn.failures]
+
+
 def step_summary(
     n: int,
     outcomes: list[SessionOutcome],
@@ -263,13 +275,15 @@ def step_summary(
     turns = [t for o in outcomes for t in o.turns]
     rpc_errors = sum(1 for t in turns for r in (t.start, t.end) if r is not None and not r.ok)
     wrong = [
-        {"said": t.phrase, "heard": t.transcript, "failures": t.failures} for t in turns if not t.ok
+        {"said": t.phrase, "heard": t.transcript, "failures": turn_failures(t)}
+        for t in turns
+        if turn_failures(t)
     ]
     step: dict[str, Any] = {
         "sessions": n,
         "turns": n * opts.turns,  # planned: a session without an agent loses its turns
         "turns_done": len(turns),
-        "turns_ok": sum(t.ok for t in turns),
+        "turns_ok": sum(not turn_failures(t) for t in turns),
         "no_agent": sum(not o.got_agent and o.error is None for o in outcomes),
         "refused": sum(o.refused is not None for o in outcomes),
         "refusal_reasons": sorted({o.refused for o in outcomes if o.refused}),

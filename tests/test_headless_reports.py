@@ -91,6 +91,29 @@ def test_a_load_step_passes_only_on_every_threshold() -> None:
     assert any("p95 release->transcript 400.0 ms > 300" in w for w in step["failed_because"])
 
 
+def test_a_load_turn_whose_press_was_refused_is_wrong() -> None:
+    """The talker stops at a refused start_turn without judging the turn (no failure of
+    its own): the load counts it wrong, with the refusal as the reason."""
+    refused = TurnResult("u", "say", "x y", None, pressed_at=100.0)
+    refused.start = RpcOutcome("start_turn", 100.0, 100.5, 4503, "agent session is not running")
+    step = load.step_summary(
+        1,
+        [outcome("a", [refused, turn("x y", "x y", to_text=50, to_audio=400)])],
+        load.LoadOptions(turns=2),
+        seconds=10,
+        settle_s=1.0,
+        resources={},
+    )
+    assert step["turns_ok"] == 1 and step["rpc_errors"] == 1 and not step["pass"]
+    assert step["wrong"] == [
+        {
+            "said": "x y",
+            "heard": None,
+            "failures": ["start_turn refused: 4503 agent session is not running"],
+        }
+    ]
+
+
 def test_load_table_json_and_plot(tmp_path: Path) -> None:
     opts = load.LoadOptions(turns=1)
     steps = [

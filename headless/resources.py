@@ -88,7 +88,7 @@ class ProcessSampler:
         and the processes under each root (for the agent: its job processes). The last
         sample reads PSS too: a window shorter than PSS_EVERY samples would otherwise
         know only the PSS of processes still starting when it opened."""
-        self._sample(pss=True)
+        self._sample(read_all_pss=True)
         with self._lock:
             window, self._window = self._window, None
         if window is None:
@@ -163,13 +163,13 @@ class ProcessSampler:
         while not self._stop.wait(SAMPLE_S):
             self._sample()
 
-    def _sample(self, *, first: bool = False, pss: bool = False) -> None:
+    def _sample(self, *, first: bool = False, read_all_pss: bool = False) -> None:
         with self._lock:
             window = self._window
             if window is None:
                 return
             self._samples += 1
-            read_pss = first or pss or self._samples % PSS_EVERY == 0
+            read_pss = first or read_all_pss or self._samples % PSS_EVERY == 0
             for role, tree in self._trees().items():
                 total_pss = 0
                 for proc, root in tree:

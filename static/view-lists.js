@@ -21,23 +21,24 @@ function nearBottom(el) {
 }
 
 /**
- * Keeps `container` scrolled to its end while the user leaves it there. Reading the
- * layout (scrollHeight) right after the lists' writes forced the page's layout twice per
- * changed list and render: 1.9 s of the main thread in 20 s of a 20-turn session (CDP
- * profile, bench_page), delaying the agent's text. So whether it is at the end is read
- * when the user scrolls, and the scroll to the end waits for the next frame, once.
+ * Keeps `container` at its end while the user leaves it there: whether it is at the end
+ * is read when it scrolls (layout reads after the lists' writes cost 1.9 s of main thread
+ * in a 20-turn bench_page), the scroll waits for the next frame, and the event of our own
+ * scroll keeps `atEnd` (entries added before it came looked like the user scrolling).
  */
 function createStick(container) {
-  let atEnd = true;
-  let queued = false;
+  let [atEnd, queued, ours] = [true, false, false]; // ours: our scroll's event is due
   const win = container.ownerDocument.defaultView;
-  container.addEventListener('scroll', () => (atEnd = nearBottom(container)), { passive: true });
+  const onScroll = () => ([atEnd, ours] = [ours || nearBottom(container), false]);
+  container.addEventListener('scroll', onScroll, { passive: true });
   return function contentChanged() {
     if (!atEnd || queued) return;
     queued = true;
     win.requestAnimationFrame(() => {
       queued = false;
-      if (atEnd) container.scrollTop = container.scrollHeight;
+      if (!atEnd) return;
+      ours = container.scrollHeight - container.clientHeight > container.scrollTop;
+      container.scrollTop = container.scrollHeight;
     });
   };
 }

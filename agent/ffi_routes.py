@@ -236,12 +236,20 @@ async def capture_frame(source: rtc.AudioSource, frame: rtc.AudioFrame) -> None:
 
 
 def install() -> None:
-    """Route this process's FFI events (idempotent; call before the first Room)."""
+    """Route this process's FFI events (idempotent; call before the first Room). Another
+    thread calling it meanwhile returns only once the events are routed: the SDK's
+    `FfiClient.instance` is made lazily with no lock, so a thread that went on and used
+    the SDK while the first was still making it made a second client, whose queue was
+    not routed and got every event (two job threads of the worker start together; whole
+    load steps broke, docs/capacity.md, session 14)."""
     global _installed
     with _lock:
-        if _installed:
-            return
-        _installed = True
+        if not _installed:
+            _install()
+            _installed = True
+
+
+def _install() -> None:
     client = FfiClient.instance
     routed = RoutedFfiQueue()
     with client._queue._lock:

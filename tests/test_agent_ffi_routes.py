@@ -4,6 +4,8 @@ is lost (the SDK's real protobuf messages, the queue's real delivery through loo
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 from typing import Any
 
@@ -159,3 +161,41 @@ async def test_captures_complete_through_futures_beside_the_sdks_own() -> None:
         assert queue._captures == {}
     finally:
         await source.aclose()
+
+
+RACE = """
+import threading, time
+from livekit.rtc import _ffi_client as fc
+from agent import ffi_routes
+
+made = []
+init = fc.FfiClient.__init__
+
+def slow_init(self):
+    made.append(threading.current_thread().name)
+    time.sleep(0.3)  # the first thread is still making the client
+    init(self)
+
+fc.FfiClient.__init__ = slow_init
+seen = {}
+
+def job(name):
+    ffi_routes.install()
+    seen[name] = fc.FfiClient.instance  # what the job's room would use right after
+
+threads = [threading.Thread(target=job, args=(n,), name=n) for n in ("a", "b")]
+threads[0].start(); time.sleep(0.05); threads[1].start()
+for t in threads: t.join()
+queue = fc.FfiClient.instance.queue
+print(len(made), seen["a"] is seen["b"], type(queue).__name__)
+"""
+
+
+def test_a_second_thread_installing_meanwhile_waits_for_the_routed_client() -> None:
+    """Two job threads start together: the second must not go on to the SDK while the
+    first is still making its (lazily made, unlocked) client, or it makes a second one
+    whose queue is not routed."""
+    out = subprocess.run(
+        [sys.executable, "-c", RACE], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.split() == ["1", "True", "RoutedFfiQueue"], out.stderr

@@ -164,27 +164,47 @@ async def test_captures_complete_through_futures_beside_the_sdks_own() -> None:
 
 
 RACE = """
-import threading, time
+import threading
 from livekit.rtc import _ffi_client as fc
 from agent import ffi_routes
 
 made = []
+making = threading.Event()  # a's client is being made
+b_went_on = threading.Event()  # b waits on install's lock, or made a client of its own
 init = fc.FfiClient.__init__
 
-def slow_init(self):
+def held_init(self):
     made.append(threading.current_thread().name)
-    time.sleep(0.3)  # the first thread is still making the client
+    if len(made) == 1:
+        making.set()
+        b_went_on.wait(30)  # a's client is still being made while b goes on
+    else:
+        b_went_on.set()
     init(self)
 
-fc.FfiClient.__init__ = slow_init
+class SeenLock:
+    # install's lock, telling when b has to wait for it
+    def __init__(self):
+        self._lock = threading.Lock()
+    def __enter__(self):
+        if not self._lock.acquire(blocking=False):
+            b_went_on.set()
+            self._lock.acquire()
+    def __exit__(self, *exc):
+        self._lock.release()
+
+fc.FfiClient.__init__ = held_init
+ffi_routes._lock = SeenLock()
 seen = {}
 
 def job(name):
+    if name == "b":
+        making.wait(30)
     ffi_routes.install()
     seen[name] = fc.FfiClient.instance  # what the job's room would use right after
 
 threads = [threading.Thread(target=job, args=(n,), name=n) for n in ("a", "b")]
-threads[0].start(); time.sleep(0.05); threads[1].start()
+for t in threads: t.start()
 for t in threads: t.join()
 queue = fc.FfiClient.instance.queue
 print(len(made), seen["a"] is seen["b"], type(queue).__name__)

@@ -274,16 +274,13 @@ def step_summary(
 ) -> dict[str, Any]:
     turns = [t for o in outcomes for t in o.turns]
     rpc_errors = sum(1 for t in turns for r in (t.start, t.end) if r is not None and not r.ok)
-    wrong = [
-        {"said": t.phrase, "heard": t.transcript, "failures": turn_failures(t)}
-        for t in turns
-        if turn_failures(t)
-    ]
+    failures = [(t, turn_failures(t)) for t in turns]
+    wrong = [{"said": t.phrase, "heard": t.transcript, "failures": f} for t, f in failures if f]
     step: dict[str, Any] = {
         "sessions": n,
         "turns": n * opts.turns,  # planned: a session without an agent loses its turns
         "turns_done": len(turns),
-        "turns_ok": sum(not turn_failures(t) for t in turns),
+        "turns_ok": len(turns) - len(wrong),
         "no_agent": sum(not o.got_agent and o.error is None for o in outcomes),
         "refused": sum(o.refused is not None for o in outcomes),
         "refusal_reasons": sorted({o.refused for o in outcomes if o.refused}),

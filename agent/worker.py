@@ -26,6 +26,7 @@ from . import ffi_routes
 from .ffi_acks import AckWaits, within_rpc_deadline
 from .lifecycle import Lifecycle
 from .log_forward import ATTR_ERRORS, RoomLogForwarder
+from .native_logs import keep_native_logs_native
 from .ptt import ATTR_PAUSED, ATTR_TURN_OWNER, PttController, as_rpc_error
 from .room_output import paced_source_of, stream_transcripts_only, use_paced_room_output
 from .session import keep_recent_events, ptt_session
@@ -156,6 +157,7 @@ async def entrypoint(ctx: JobContext) -> None:
     text_clock_from_reply_text()
     text_paced_by_duration()
     ffi_routes.install()
+    keep_native_logs_native()
     stt = build_stt(cfg)
     session = ptt_session(stt)
     await session.start(
@@ -225,6 +227,7 @@ def prewarm(proc: JobProcess) -> None:
     context is cached per process (livekit-agents' http_context); an SDK without that
     cache just builds it at the first connection, as before."""
     ffi_routes.install()  # before the job's room exists, so its filter is narrowed too
+    keep_native_logs_native()
     build = getattr(http_context, "_create_ssl_context", None)
     if callable(build):
         build()

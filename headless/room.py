@@ -16,6 +16,7 @@ import numpy as np
 from livekit import rtc
 
 from agent import ffi_routes
+from agent.native_logs import keep_native_logs_native
 from agent.paced_source import PacedAudioSource
 
 from .audio import LevelLog, window_levels
@@ -111,6 +112,7 @@ class RoomClient:
 
     def __init__(self, grant: Grant) -> None:
         ffi_routes.install()  # several sessions share a generator process
+        keep_native_logs_native()  # libwebrtc's ICE logging, an event a record
         self.grant = grant
         self.identity = grant.identity
         self.room = rtc.Room()

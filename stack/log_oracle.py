@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,11 @@ BENIGN = ("failed to send dc_event buffer_amount_change: SendError",)
 # ...and this when the server closes its data channels (a room deleted, a server gone):
 # expected only by the tests that do that, each naming it
 DATA_CHANNEL_CLOSED = r"livekit::rtc_engine.*data channel '\w+' closed unexpectedly"
+
+
+# The FFI library's own records (agent/native_logs.py): env_logger's plain lines on the
+# component's stderr, "[2026-12-02T16:21:39Z ERROR livekit::rtc_engine] ..."
+NATIVE_RECORD = re.compile(r"^\[\S+ (ERROR|WARN|INFO|DEBUG|TRACE) +\S+\] ")
 
 
 @dataclass
@@ -41,7 +47,8 @@ class LogCursor:
 
 
 def bad_records(lines: list[str]) -> list[str]:
-    """ERROR/CRITICAL records and any line naming a leaked task or stray cancellation."""
+    """ERROR/CRITICAL records (Python's JSON lines and the FFI library's own) and any line
+    naming a leaked task or stray cancellation."""
     bad = []
     for line in lines:
         level = ""
@@ -50,6 +57,8 @@ def bad_records(lines: list[str]) -> list[str]:
                 level = str(json.loads(line).get("level", ""))
             except json.JSONDecodeError:
                 pass
+        elif native := NATIVE_RECORD.match(line):
+            level = native.group(1)
         if any(p in line for p in BENIGN):
             continue
         if level in ("ERROR", "CRITICAL") or any(p in line for p in FORBIDDEN):

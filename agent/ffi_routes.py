@@ -29,18 +29,17 @@ sessions) that is O(N^2) wake-ups. `install()` replaces the process's event queu
 
 Subscribers with a filter of their own (rooms, data streams, data tracks) keep it.
 
-`capture_frame(source, frame)` is `rtc.AudioSource.capture_frame` for an unqueued source
-(`queue_size_ms=0`, paced_source.py) without the per-call subscription: its completion
-resolves a future keyed by its `async_id`. The SDK's call, 100 times a second per paced
-source, made a queue, took the routing lock three times and armed a timer; measured in
-one process, 265 us of CPU a frame against 130-170 us this way. A lock held across the
-request makes its completion wait until the future is registered.
+`send_capture(request, frame, done)` sends an unqueued source's capture
+(`queue_size_ms=0`, paced_source.py) without the SDK's per-call subscription: its
+completion, found by its `async_id`, is handed to `done` in the library's thread
+(capture_chain.py sends the next frame from there). The SDK's call, 100 times a second
+per paced source, made a queue, took the routing lock three times and armed a timer. A
+lock held across the request makes its completion wait until it is registered.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import threading
 from collections.abc import Callable
@@ -89,7 +88,7 @@ class RoutedFfiQueue(FfiQueue[Any]):
         self._by_stream: dict[int, list[_Sub]] = {}
         self._by_queue: dict[int, _Sub] = {}  # id(queue) -> its subscriber
         self._local = threading.local()  # the last unfiltered subscriber, per thread
-        self._captures: dict[int, tuple[Any, asyncio.Future[Any], Any]] = {}
+        self._captures: dict[int, tuple[Callable[[Any], None], Any]] = {}
         self._capture_lock = threading.Lock()
 
     # -- the FfiQueue interface ------------------------------------------------------
@@ -126,9 +125,8 @@ class RoutedFfiQueue(FfiQueue[Any]):
             with self._capture_lock:
                 capture = self._captures.pop(item.capture_audio_frame.async_id, None)
             if capture is not None:
-                loop, fut, _frame = capture
-                with contextlib.suppress(RuntimeError):  # its loop is closed
-                    loop.call_soon_threadsafe(_resolve, fut, item)
+                done, _frame = capture
+                done(item)  # in this (the library's) thread
                 return
         with self._lock:
             if which == "audio_stream_event":
@@ -151,14 +149,13 @@ class RoutedFfiQueue(FfiQueue[Any]):
                 self._deliver(sub, item)
 
     # -- captures --------------------------------------------------------------------
-    def capture(self, request: Any, frame: Any) -> asyncio.Future[Any]:
-        """Send a capture request; the future gets its completion event. The frame is
-        kept until then (the native side reads it from our buffer)."""
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    def send_capture(self, request: Any, frame: Any, done: Callable[[Any], None]) -> None:
+        """Send a capture request; `done(event)` is called with its completion, in the
+        FFI library's thread that delivers it (it must be quick and must not block).
+        The frame is kept until then."""
         with self._capture_lock:
             resp = FfiClient.instance.request(request)
-            self._captures[resp.capture_audio_frame.async_id] = (fut.get_loop(), fut, frame)
-        return fut
+            self._captures[resp.capture_audio_frame.async_id] = (done, frame)
 
     # -- routing ---------------------------------------------------------------------
     def request_returned(self, response: Any) -> None:
@@ -213,26 +210,12 @@ class RoutedFfiQueue(FfiQueue[Any]):
             pass  # its loop is closed: the SDK logs and goes on, so does this
 
 
-def _resolve(fut: asyncio.Future[Any], item: Any) -> None:
-    if not fut.done():
-        fut.set_result(item)
-
-
-async def capture_frame(source: rtc.AudioSource, frame: rtc.AudioFrame) -> None:
-    """`source.capture_frame(frame)` for an unqueued source, through the routed queue
-    when this process has it (the SDK's own call otherwise)."""
-    queue = FfiClient.instance.queue
-    if not isinstance(queue, RoutedFfiQueue):
-        await source.capture_frame(frame)
-        return
-    if frame.samples_per_channel == 0 or source._ffi_handle.disposed:
-        return
+def capture_request(source: rtc.AudioSource, frame: rtc.AudioFrame) -> Any:
+    """The FFI request that captures `frame` on `source` (the SDK's own, unqueued)."""
     req = proto_ffi.FfiRequest()
     req.capture_audio_frame.source_handle = source._ffi_handle.handle
     req.capture_audio_frame.buffer.CopyFrom(frame._proto_info())
-    done = await queue.capture(req, frame)
-    if done.capture_audio_frame.error:
-        raise Exception(done.capture_audio_frame.error)  # as the SDK raises it
+    return req
 
 
 def install() -> None:

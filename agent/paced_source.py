@@ -16,13 +16,16 @@ headless client's microphone): `capture_frame`, `queued_duration`, `clear_queue`
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
 
 from livekit import rtc
 
-from .ffi_routes import capture_frame
+from .capture_chain import CaptureChain
+
+logger = logging.getLogger("ptt-agent")
 
 LEAD_S = 0.06  # audio handed to WebRTC ahead of real time (the receiver's jitter buffer)
 REFILL_S = 0.03  # the pump wakes when the lead falls under this
@@ -52,6 +55,8 @@ class PacedAudioSource:
         self._has_room.set()
         self._drained = asyncio.Event()  # set whenever the queue runs empty
         self._pump_atask: asyncio.Task[None] | None = None
+        self._chain: CaptureChain | None = None  # made at the first send
+        self._chained: bool | None = None
         self._closing = False
         self.on_playout_started: Callable[[float], None] | None = None
         """Called with the monotonic instant the first frame after a silence is sent."""
@@ -118,11 +123,24 @@ class PacedAudioSource:
         if self._pump_atask is not None:
             self._pump_atask.cancel()
             await asyncio.wait({self._pump_atask})
+        if self._chain is not None:
+            self._chain.close()
         await self._source.aclose()
 
-    async def _send(self, frame: rtc.AudioFrame) -> None:
-        """One 10 ms frame to WebRTC (through ffi_routes' lean capture when installed)."""
-        await capture_frame(self._source, frame)
+    async def _send(self, frames: list[rtc.AudioFrame]) -> None:
+        """10 ms frames to WebRTC, in order: chained in the FFI library's thread when this
+        process's events are routed (capture_chain.py; returns at once), else one SDK
+        capture after the other."""
+        if self._chained is None:
+            self._chain = CaptureChain.for_source(self._source)
+            self._chained = self._chain is not None
+        if self._chain is None:
+            for frame in frames:
+                await self._source.capture_frame(frame)
+            return
+        self._chain.push(frames)
+        if (error := self._chain.take_error()) is not None:
+            logger.warning("audio frames not sent: %s", error)
 
     def _partial_seconds(self) -> float:
         return len(self._partial) / (2 * self._num_channels * self._sample_rate)
@@ -144,14 +162,17 @@ class PacedAudioSource:
                 self._due = now
                 if self.on_playout_started is not None:
                     self.on_playout_started(now)
+            frames = []
             while self._chunks and self._due - now < LEAD_S:
                 chunk = self._chunks.popleft()
                 self._has_room.set()
-                frame = rtc.AudioFrame(
-                    chunk, self._sample_rate, self._num_channels, self._chunk_samples
+                frames.append(
+                    rtc.AudioFrame(
+                        chunk, self._sample_rate, self._num_channels, self._chunk_samples
+                    )
                 )
-                await self._send(frame)
                 self._due += 0.01
+            await self._send(frames)
             if not self._chunks:
                 self._drained.set()
             await asyncio.sleep(max(0.0, self._due - time.monotonic() - REFILL_S))

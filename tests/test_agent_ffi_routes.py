@@ -132,11 +132,11 @@ async def test_binding_is_per_thread_and_cleared_by_any_request() -> None:
     assert len(await _drain(mine)) == 1  # never bound: it sees everything
 
 
-async def test_captures_complete_through_futures_beside_the_sdks_own() -> None:
-    """capture_frame(): a real unqueued source, 300 frames; each completion resolves its
-    own future (none waits on another's, none is lost to a completion that beat the
-    registration), no subscriber is made for them, and the SDK's own capture_frame on
-    the same source still completes through its subscription."""
+async def test_captures_complete_in_the_librarys_thread_beside_the_sdks_own() -> None:
+    """send_capture(): a real unqueued source, 300 frames; each completion reaches its own
+    callback, in the library's thread (not the loop's), none is lost to a completion that
+    beat the registration, no subscriber is made for them, and the SDK's own
+    capture_frame on the same source still completes through its subscription."""
     from livekit import rtc
 
     from agent import ffi_routes
@@ -146,18 +146,31 @@ async def test_captures_complete_through_futures_beside_the_sdks_own() -> None:
     assert isinstance(queue, RoutedFfiQueue)
     source = rtc.AudioSource(24000, 1, queue_size_ms=0)
     frame = rtc.AudioFrame(bytes(480), 24000, 1, 240)
+    loop = asyncio.get_running_loop()
     before = queue.counts()
+
+    async def captured(f: Any) -> Any:
+        got: asyncio.Future[Any] = loop.create_future()
+
+        def done(event: Any) -> None:
+            threads.add(threading.get_ident())
+            loop.call_soon_threadsafe(got.set_result, event)
+
+        queue.send_capture(ffi_routes.capture_request(source, f), f, done)
+        return await asyncio.wait_for(got, 5)
+
+    threads: set[int] = set()
     try:
         for i in range(300):
             if i % 50 == 49:
                 await source.capture_frame(frame)  # the SDK's path, interleaved
             else:
-                await asyncio.wait_for(ffi_routes.capture_frame(source, frame), 5)
+                assert not (await captured(frame)).capture_audio_frame.error
         assert queue._captures == {}
         assert queue.counts() == before
+        assert threading.get_ident() not in threads
         bad = rtc.AudioFrame(bytes(960), 48000, 1, 480)  # not the source's rate
-        with pytest.raises(Exception, match=r"."):
-            await asyncio.wait_for(ffi_routes.capture_frame(source, bad), 5)
+        assert (await captured(bad)).capture_audio_frame.error
         assert queue._captures == {}
     finally:
         await source.aclose()

@@ -23,9 +23,9 @@ def _observed(source: PacedAudioSource) -> list[np.ndarray]:
     sent: list[np.ndarray] = []
     send = source._send
 
-    async def spy(frame: rtc.AudioFrame) -> None:
-        sent.append(np.frombuffer(frame.data, dtype=np.int16).copy())
-        await send(frame)
+    async def spy(frames: list[rtc.AudioFrame]) -> None:
+        sent.extend(np.frombuffer(f.data, dtype=np.int16).copy() for f in frames)
+        await send(frames)
 
     source._send = spy  # type: ignore[method-assign]
     return sent

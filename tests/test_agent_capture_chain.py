@@ -1,0 +1,111 @@
+"""agent.capture_chain: a paced source's frames reach WebRTC in order, one capture in
+flight at a time, sent from the library's thread; a failed capture is reported, not
+raised there, and does not stop the frames after it. Real native sources, read back
+through an `rtc.AudioStream` on the local track (what WebRTC was handed)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+import pytest
+from livekit import rtc
+
+from agent import ffi_routes
+from agent.capture_chain import CaptureChain
+
+pytestmark = pytest.mark.unit
+RATE = 16000
+CHUNK = RATE // 100
+
+
+def _numbered(n: int, first: int = 1) -> list[rtc.AudioFrame]:
+    return [
+        rtc.AudioFrame(np.full(CHUNK, v, dtype=np.int16).tobytes(), RATE, 1, CHUNK)
+        for v in range(first, first + n)
+    ]
+
+
+class _Heard:
+    """Each 10 ms frame's value, as a stream on the source's local track gets them."""
+
+    def __init__(self, source: rtc.AudioSource) -> None:
+        track = rtc.LocalAudioTrack.create_audio_track("chain", source)
+        self._stream = rtc.AudioStream(track, sample_rate=RATE, num_channels=1)
+        self.values: list[int] = []
+        self._grew = asyncio.Event()
+        self._task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for ev in self._stream:
+            rows = np.frombuffer(ev.frame.data, dtype=np.int16).reshape(-1, CHUNK)
+            self.values.extend(int(r[0]) for r in rows if (r == r[0]).all())
+            self._grew.set()
+
+    async def until(self, count: int) -> list[int]:
+        while len(self.values) < count:
+            self._grew.clear()
+            await asyncio.wait_for(self._grew.wait(), 5)
+        return self.values
+
+    async def aclose(self) -> None:
+        self._task.cancel()
+        await self._stream.aclose()
+
+
+@pytest.fixture
+async def source() -> Any:
+    ffi_routes.install()
+    src = rtc.AudioSource(RATE, 1, queue_size_ms=0)
+    yield src
+    await src.aclose()
+
+
+async def _settled(chain: CaptureChain) -> None:
+    while not chain.idle:
+        await asyncio.sleep(0.005)
+
+
+async def test_frames_pushed_in_refills_arrive_in_order_and_each_once(source: Any) -> None:
+    """Each 10 ms frame once, in the order pushed (WebRTC's sink gets what was sent)."""
+    chain = CaptureChain.for_source(source)
+    assert chain is not None
+    heard = _Heard(source)
+    frames = _numbered(300)
+    for i in range(0, 300, 3):  # the paced source's refills, most behind one in flight
+        chain.push(frames[i : i + 3])
+        if i % 45 == 42:  # (what a paced source has sent ahead stays under MAX_PENDING)
+            await _settled(chain)
+    assert await heard.until(300) == list(range(1, 301))
+    await _settled(chain)
+    assert chain.sent == 300 and chain.dropped == 0 and chain.take_error() is None
+    assert ffi_routes.RoutedFfiQueue is type(chain._queue) and chain._queue._captures == {}
+    await heard.aclose()
+
+
+async def test_a_failed_capture_is_reported_and_the_rest_still_sent(source: Any) -> None:
+    chain = CaptureChain.for_source(source)
+    assert chain is not None
+    heard = _Heard(source)
+    bad = rtc.AudioFrame(bytes(960), 48000, 1, 480)  # not the source's rate
+    chain.push([*_numbered(2), bad, *_numbered(2, first=3)])
+    assert await heard.until(4) == [1, 2, 3, 4]
+    await _settled(chain)
+    error = chain.take_error()
+    assert error and chain.take_error() is None  # reported once
+    await heard.aclose()
+
+
+async def test_a_closed_chain_or_source_sends_nothing_more(source: Any) -> None:
+    chain = CaptureChain.for_source(source)
+    assert chain is not None
+    chain.close()
+    chain.push(_numbered(3))
+    assert chain.idle and chain.sent == 0
+    other = CaptureChain.for_source(source)
+    assert other is not None
+    await source.aclose()  # the fixture's second close is a no-op
+    other.push(_numbered(3))
+    await _settled(other)
+    assert other.sent == 0 and "closed" in (other.take_error() or "")

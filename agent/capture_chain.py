@@ -15,8 +15,10 @@ reach WebRTC in order (the library runs each capture as a task of its own: two
 outstanding ones could be reordered).
 
 A failed capture is kept as the chain's error, for its owner to report (`take_error`);
-frames after it are still sent. A chain whose completions stop coming (its source
-gone) drops its oldest frames past `MAX_PENDING` instead of growing.
+frames after it are still sent. Under load the completions can come slower than real
+time (each waits for the GIL): the owner reads `backlog` and pushes no more than it
+wants queued there (paced_source.py). A chain whose completions stop coming (its
+source gone) drops its oldest frames past `MAX_PENDING` instead of growing.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from livekit.rtc._ffi_client import FfiClient
 
 from .ffi_routes import RoutedFfiQueue, capture_request
 
-MAX_PENDING = 50  # 0.5 s of 10 ms frames: more than any refill (paced_source.LEAD_S)
+MAX_PENDING = 50  # 0.5 s of 10 ms frames: more than its owner pushes ahead
 
 
 class CaptureChain:
@@ -74,6 +76,12 @@ class CaptureChain:
         with self._lock:
             error, self._error = self._error, None
         return error
+
+    @property
+    def backlog(self) -> int:
+        """Frames pushed and not completed yet (pending, and the one in flight)."""
+        with self._lock:
+            return len(self._pending) + self._in_flight
 
     @property
     def idle(self) -> bool:

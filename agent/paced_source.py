@@ -29,6 +29,8 @@ logger = logging.getLogger("ptt-agent")
 
 LEAD_S = 0.06  # audio handed to WebRTC ahead of real time (the receiver's jitter buffer)
 REFILL_S = 0.03  # the pump wakes when the lead falls under this
+CHAIN_AHEAD = 8  # frames handed to the capture chain and not yet sent, at most
+BEHIND_POLL_S = 0.005  # the pump's wait while the chain has that many
 
 
 class PacedAudioSource:
@@ -127,19 +129,30 @@ class PacedAudioSource:
             self._chain.close()
         await self._source.aclose()
 
+    def _sender(self) -> CaptureChain | None:
+        if self._chained is None:
+            self._chain = CaptureChain.for_source(self._source)
+            self._chained = self._chain is not None
+        return self._chain
+
+    def _send_room(self) -> int:
+        """Frames the sender takes now: what the chain has not sent yet counts as queued
+        here (under load its completions come slower than real time; the queue then
+        fills and `capture_frame` waits, as with the SDK's own awaited captures)."""
+        chain = self._sender()
+        return CHAIN_AHEAD - chain.backlog if chain is not None else CHAIN_AHEAD
+
     async def _send(self, frames: list[rtc.AudioFrame]) -> None:
         """10 ms frames to WebRTC, in order: chained in the FFI library's thread when this
         process's events are routed (capture_chain.py; returns at once), else one SDK
         capture after the other."""
-        if self._chained is None:
-            self._chain = CaptureChain.for_source(self._source)
-            self._chained = self._chain is not None
-        if self._chain is None:
+        chain = self._sender()
+        if chain is None:
             for frame in frames:
                 await self._source.capture_frame(frame)
             return
-        self._chain.push(frames)
-        if (error := self._chain.take_error()) is not None:
+        chain.push(frames)
+        if (error := chain.take_error()) is not None:
             logger.warning("audio frames not sent: %s", error)
 
     def _partial_seconds(self) -> float:
@@ -163,7 +176,8 @@ class PacedAudioSource:
                 if self.on_playout_started is not None:
                     self.on_playout_started(now)
             frames = []
-            while self._chunks and self._due - now < LEAD_S:
+            room = self._send_room()
+            while self._chunks and self._due - now < LEAD_S and len(frames) < room:
                 chunk = self._chunks.popleft()
                 self._has_room.set()
                 frames.append(
@@ -175,4 +189,7 @@ class PacedAudioSource:
             await self._send(frames)
             if not self._chunks:
                 self._drained.set()
+            if room <= 0:  # the chain is behind: look again shortly
+                await asyncio.sleep(BEHIND_POLL_S)
+                continue
             await asyncio.sleep(max(0.0, self._due - time.monotonic() - REFILL_S))

@@ -109,3 +109,62 @@ async def test_a_closed_chain_or_source_sends_nothing_more(source: Any) -> None:
     other.push(_numbered(3))
     await _settled(other)
     assert other.sent == 0 and "closed" in (other.take_error() or "")
+
+
+async def test_a_paced_source_waits_for_a_chain_that_falls_behind(source: Any) -> None:
+    """Completions held back (as under load, each waiting for the GIL): the paced source
+    pushes no more than CHAIN_AHEAD into the chain, its own queue fills and
+    capture_frame waits; once they come, every frame is sent, in order, none dropped."""
+    from agent import paced_source
+
+    paced = paced_source.PacedAudioSource(RATE, 1, queue_size_ms=100)
+    heard = _Heard(paced._source)
+    chain = paced._sender()
+    assert chain is not None
+    held: list[Any] = []
+    release = False
+    done = chain._done
+
+    def slow_done(event: Any) -> None:
+        if release:
+            done(event)
+        else:
+            held.append(event)
+
+    chain._done = slow_done  # type: ignore[method-assign]
+    most = 0
+
+    async def watch() -> None:
+        nonlocal most
+        while True:
+            most = max(most, chain.backlog)
+            await asyncio.sleep(0.002)
+
+    watcher = asyncio.create_task(watch())
+    frames = _numbered(60)
+    talk = asyncio.ensure_future(paced.capture_frame(_joined(frames)))
+
+    async def until(ready: Any) -> None:
+        while not ready():
+            await asyncio.sleep(0.005)
+
+    # the chain takes CHAIN_AHEAD frames, then the source's own queue (100 ms) fills
+    await asyncio.wait_for(until(lambda: chain.backlog == paced_source.CHAIN_AHEAD), 5)
+    await asyncio.wait_for(until(lambda: len(paced._chunks) == 10), 5)
+    assert not talk.done() and len(held) == 1  # capture_frame waits for room
+    release = True
+    for event in held:
+        done(event)
+    await asyncio.wait_for(talk, 5)
+    await asyncio.wait_for(paced.wait_for_playout(), 5)
+    assert await heard.until(60) == list(range(1, 61))
+    watcher.cancel()
+    assert most <= paced_source.CHAIN_AHEAD and chain.dropped == 0
+    assert chain.take_error() is None
+    await heard.aclose()
+    await paced.aclose()
+
+
+def _joined(frames: list[rtc.AudioFrame]) -> rtc.AudioFrame:
+    data = b"".join(bytes(f.data.cast("B")) for f in frames)
+    return rtc.AudioFrame(data, RATE, 1, CHUNK * len(frames))

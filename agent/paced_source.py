@@ -175,7 +175,7 @@ class PacedAudioSource:
                 self._due = now
                 if self.on_playout_started is not None:
                     self.on_playout_started(now)
-            frames = []
+            frames: list[rtc.AudioFrame] = []
             room = self._send_room()
             while self._chunks and self._due - now < LEAD_S and len(frames) < room:
                 chunk = self._chunks.popleft()

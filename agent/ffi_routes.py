@@ -33,25 +33,28 @@ Subscribers with a filter of their own (rooms, data streams, data tracks) keep i
 (`queue_size_ms=0`, paced_source.py) without the SDK's per-call subscription: its
 completion, found by its `async_id`, is handed to `done` in the library's thread
 (capture_chain.py sends the next frame from there). The SDK's call, 100 times a second
-per paced source, made a queue, took the routing lock three times and armed a timer. A
-lock held across the request makes its completion wait until it is registered.
+per paced source, made a queue, took the routing lock three times and armed a timer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import functools
+import itertools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from livekit import rtc
-from livekit.rtc._ffi_client import FfiClient, FfiQueue
+from livekit.rtc._ffi_client import INVALID_HANDLE, FfiClient, FfiQueue
 from livekit.rtc._proto import ffi_pb2 as proto_ffi
 from livekit.rtc._utils import Queue
 
 _ROOM_NEVER = ("audio_stream_event", "video_stream_event", "capture_audio_frame")
+# capture ids chosen here, far above those the library counts up from 1 for itself
+_CAPTURE_IDS = itertools.count(1 << 48)
 _lock = threading.Lock()
 _installed = False
 
@@ -89,7 +92,6 @@ class RoutedFfiQueue(FfiQueue[Any]):
         self._by_queue: dict[int, _Sub] = {}  # id(queue) -> its subscriber
         self._local = threading.local()  # the last unfiltered subscriber, per thread
         self._captures: dict[int, tuple[Callable[[Any], None], Any]] = {}
-        self._capture_lock = threading.Lock()
 
     # -- the FfiQueue interface ------------------------------------------------------
     def subscribe(self, loop: Any | None = None, filter_fn: Filter | None = None) -> Queue[Any]:
@@ -121,9 +123,8 @@ class RoutedFfiQueue(FfiQueue[Any]):
 
     def put(self, item: Any) -> None:
         which = item.WhichOneof("message")
-        if which == "capture_audio_frame":  # (the lock: it may still be being registered)
-            with self._capture_lock:
-                capture = self._captures.pop(item.capture_audio_frame.async_id, None)
+        if which == "capture_audio_frame":  # registered before its request was made
+            capture = self._captures.pop(item.capture_audio_frame.async_id, None)
             if capture is not None:
                 done, _frame = capture
                 done(item)  # in this (the library's) thread
@@ -152,10 +153,18 @@ class RoutedFfiQueue(FfiQueue[Any]):
     def send_capture(self, request: Any, frame: Any, done: Callable[[Any], None]) -> None:
         """Send a capture request; `done(event)` is called with its completion, in the
         FFI library's thread that delivers it (it must be quick and must not block).
-        The frame is kept until then."""
-        with self._capture_lock:
-            resp = FfiClient.instance.request(request)
-            self._captures[resp.capture_audio_frame.async_id] = (done, frame)
+        The frame is kept until then.
+
+        The request's id is chosen here (`request_async_id`, which the library uses for
+        its completion), so the completion is registered before the call and no lock is
+        held across it; the response is not read: the library refuses a request it
+        cannot take with no response at all, and completes every capture it took."""
+        aid = next(_CAPTURE_IDS)
+        request.capture_audio_frame.request_async_id = aid
+        self._captures[aid] = (done, frame)
+        if not _raw_request(request.SerializeToString()):
+            self._captures.pop(aid, None)
+            raise RuntimeError("the FFI library refused the capture (its source is gone?)")
 
     # -- routing ---------------------------------------------------------------------
     def request_returned(self, response: Any) -> None:
@@ -208,6 +217,19 @@ class RoutedFfiQueue(FfiQueue[Any]):
             sub.loop.call_soon_threadsafe(sub.queue.put_nowait, item)
         except RuntimeError:
             pass  # its loop is closed: the SDK logs and goes on, so does this
+
+
+def _raw_request(data: bytes) -> bool:
+    """`FfiClient.request` without reading the response (False: refused)."""
+    lib = FfiClient.instance._ffi_lib
+    resp_ptr = ctypes.POINTER(ctypes.c_ubyte)()
+    resp_len = ctypes.c_size_t()
+    buf = ctypes.cast(ctypes.c_char_p(data), ctypes.POINTER(ctypes.c_ubyte))
+    handle = lib.livekit_ffi_request(buf, len(data), ctypes.byref(resp_ptr), ctypes.byref(resp_len))
+    if handle == INVALID_HANDLE:
+        return False
+    lib.livekit_ffi_drop_handle(handle)
+    return True
 
 
 def capture_request(source: rtc.AudioSource, frame: rtc.AudioFrame) -> Any:

@@ -174,6 +174,10 @@ async def test_captures_complete_in_the_librarys_thread_beside_the_sdks_own() ->
         assert queue._captures == {}
     finally:
         await source.aclose()
+    # a request the library refuses (a closed source: no completion will ever come)
+    with pytest.raises(RuntimeError, match="refused"):
+        queue.send_capture(ffi_routes.capture_request(source, frame), frame, threads.add)
+    assert queue._captures == {}
 
 
 RACE = """

@@ -89,6 +89,11 @@ class CaptureChain:
         with self._lock:
             return not self._in_flight and not self._pending
 
+    def clear(self) -> None:
+        """Drop the frames not sent yet (the one in flight still plays)."""
+        with self._lock:
+            self._pending.clear()
+
     def close(self) -> None:
         """Send nothing more (a capture in flight completes; its frame is kept until)."""
         with self._lock:

@@ -98,6 +98,8 @@ class PacedAudioSource:
 
     def clear_queue(self) -> None:
         """Drop what has not been sent yet (the few ms sent ahead still play)."""
+        if self._chain is not None:
+            self._chain.clear()
         self._chunks.clear()
         self._partial = b""
         self._has_room.set()

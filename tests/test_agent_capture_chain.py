@@ -97,6 +97,26 @@ async def test_a_failed_capture_is_reported_and_the_rest_still_sent(source: Any)
     await heard.aclose()
 
 
+async def test_clear_drops_what_was_not_sent_and_the_chain_goes_on(source: Any) -> None:
+    chain = CaptureChain.for_source(source)
+    assert chain is not None
+    heard = _Heard(source)
+    held: list[Any] = []
+    done = chain._done
+    chain._done = held.append  # type: ignore[method-assign,assignment]
+    chain.push(_numbered(5))
+    while not held:  # the first frame's completion, held back
+        await asyncio.sleep(0.005)
+    chain.clear()
+    chain._done = done  # type: ignore[method-assign]
+    done(held[0])
+    chain.push(_numbered(2, first=6))
+    assert await heard.until(3) == [1, 6, 7]
+    await _settled(chain)
+    assert chain.sent == 3 and chain.take_error() is None
+    await heard.aclose()
+
+
 async def test_a_closed_chain_or_source_sends_nothing_more(source: Any) -> None:
     chain = CaptureChain.for_source(source)
     assert chain is not None

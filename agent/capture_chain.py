@@ -16,15 +16,18 @@ outstanding ones could be reordered).
 
 A failed capture is kept as the chain's error, for its owner to report (`take_error`);
 frames after it are still sent. Under load the completions can come slower than real
-time (each waits for the GIL): the owner reads `backlog` and pushes no more than it
-wants queued there (paced_source.py). A chain whose completions stop coming (its
+time (each waits for the GIL): the owner reads `backlog`, pushes no more than it
+wants queued there, and is woken once it has caught up (`notify_below`: one loop wake-up
+from the completing thread, instead of the owner polling; paced_source.py). A chain whose completions stop coming (its
 source gone) drops its oldest frames past `MAX_PENDING` instead of growing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from livekit import rtc
@@ -46,6 +49,7 @@ class CaptureChain:
         self._in_flight = False  # whoever set it sends the next frame
         self._closed = False
         self._error: str | None = None
+        self._waiter: tuple[int, Callable[[], object]] | None = None
         self.sent = 0  # frames completed
         self.dropped = 0
 
@@ -89,16 +93,30 @@ class CaptureChain:
         with self._lock:
             return not self._in_flight and not self._pending
 
+    def notify_below(self, level: int, wake: Callable[[], object]) -> bool:
+        """Have `wake()` called once, from the thread that completes a capture, when the
+        backlog falls to `level` (or the chain is cleared or closed). False, and no call,
+        when it is there already. It must be quick and must not raise."""
+        with self._lock:
+            if self._closed or len(self._pending) + self._in_flight <= level:
+                return False
+            self._waiter = (level, wake)
+            return True
+
     def clear(self) -> None:
         """Drop the frames not sent yet (the one in flight still plays)."""
         with self._lock:
             self._pending.clear()
+            wake = self._take_waiter_locked(force=True)
+        _call(wake)
 
     def close(self) -> None:
         """Send nothing more (a capture in flight completes; its frame is kept until)."""
         with self._lock:
             self._closed = True
             self._pending.clear()
+            wake = self._take_waiter_locked(force=True)
+        _call(wake)
 
     def _send(self, frame: rtc.AudioFrame) -> None:
         while True:
@@ -122,11 +140,29 @@ class CaptureChain:
             if error:
                 self._error = self._error or str(error)
             nxt = self._next_locked()
+            wake = self._take_waiter_locked()
+        _call(wake)
         if nxt is not None:
             self._send(nxt)
+
+    def _take_waiter_locked(self, *, force: bool = False) -> Callable[[], object] | None:
+        if self._waiter is None:
+            return None
+        level, wake = self._waiter
+        # (the frame about to be sent counts: it was taken from pending, not yet in flight)
+        if force or len(self._pending) + 1 <= level:
+            self._waiter = None
+            return wake
+        return None
 
     def _next_locked(self) -> rtc.AudioFrame | None:
         if self._pending and not self._closed:
             return self._pending.popleft()
         self._in_flight = False
         return None
+
+
+def _call(wake: Callable[[], object] | None) -> None:
+    if wake is not None:
+        with contextlib.suppress(Exception):  # (a closed loop: nobody waits any more)
+            wake()

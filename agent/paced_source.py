@@ -16,6 +16,7 @@ headless client's microphone): `capture_frame`, `queued_duration`, `clear_queue`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -30,7 +31,7 @@ logger = logging.getLogger("ptt-agent")
 LEAD_S = 0.06  # audio handed to WebRTC ahead of real time (the receiver's jitter buffer)
 REFILL_S = 0.03  # the pump wakes when the lead falls under this
 CHAIN_AHEAD = 8  # frames handed to the capture chain and not yet sent, at most
-BEHIND_POLL_S = 0.005  # the pump's wait while the chain has that many
+BEHIND_WAIT_S = 0.5  # the longest the pump waits for a chain that has that many
 
 
 class PacedAudioSource:
@@ -157,6 +158,18 @@ class PacedAudioSource:
         if (error := chain.take_error()) is not None:
             logger.warning("audio frames not sent: %s", error)
 
+    async def _chain_caught_up(self) -> None:
+        """Until the chain's backlog is down to half of CHAIN_AHEAD (one loop wake-up,
+        from the completing thread), or BEHIND_WAIT_S (its completions stopped)."""
+        chain = self._chain
+        if chain is None:
+            return
+        loop = asyncio.get_running_loop()
+        caught_up = asyncio.Event()
+        if chain.notify_below(CHAIN_AHEAD // 2, lambda: loop.call_soon_threadsafe(caught_up.set)):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(caught_up.wait(), BEHIND_WAIT_S)
+
     def _partial_seconds(self) -> float:
         return len(self._partial) / (2 * self._num_channels * self._sample_rate)
 
@@ -191,7 +204,7 @@ class PacedAudioSource:
             await self._send(frames)
             if not self._chunks:
                 self._drained.set()
-            if room <= 0:  # the chain is behind: look again shortly
-                await asyncio.sleep(BEHIND_POLL_S)
+            if room <= 0:  # the chain is behind: woken when it has caught up half way
+                await self._chain_caught_up()
                 continue
             await asyncio.sleep(max(0.0, self._due - time.monotonic() - REFILL_S))

@@ -172,6 +172,17 @@ async def test_a_paced_source_waits_for_a_chain_that_falls_behind(source: Any) -
     await asyncio.wait_for(until(lambda: chain.backlog == paced_source.CHAIN_AHEAD), 5)
     await asyncio.wait_for(until(lambda: len(paced._chunks) == 10), 5)
     assert not talk.done() and len(held) == 1  # capture_frame waits for room
+    looks = 0
+    send_room = paced._send_room
+
+    def counted() -> int:
+        nonlocal looks
+        looks += 1
+        return send_room()
+
+    paced._send_room = counted  # type: ignore[method-assign]
+    await asyncio.sleep(0.1)
+    assert looks <= 1  # the pump waits to be woken, it does not poll the chain
     release = True
     for event in held:
         done(event)
@@ -188,3 +199,29 @@ async def test_a_paced_source_waits_for_a_chain_that_falls_behind(source: Any) -
 def _joined(frames: list[rtc.AudioFrame]) -> rtc.AudioFrame:
     data = b"".join(bytes(f.data.cast("B")) for f in frames)
     return rtc.AudioFrame(data, RATE, 1, CHUNK * len(frames))
+
+
+async def test_a_waiter_is_woken_once_caught_up_or_closed(source: Any) -> None:
+    chain = CaptureChain.for_source(source)
+    assert chain is not None
+    held: list[Any] = []
+    done = chain._done
+    chain._done = held.append  # type: ignore[method-assign,assignment]
+    chain.push(_numbered(6))  # one in flight (held), five pending
+    woken: list[str] = []
+    assert chain.notify_below(6, lambda: woken.append("caught up")) is False  # already
+    assert chain.notify_below(3, lambda: woken.append("caught up"))
+    while not held:
+        await asyncio.sleep(0.005)
+    chain._done = done  # type: ignore[method-assign]
+    done(held.pop())  # the rest goes on from the library's thread
+    while chain.backlog > 3:
+        await asyncio.sleep(0.005)
+    assert woken == ["caught up"]  # once
+    await _settled(chain)
+    assert woken == ["caught up"]
+    chain._done = held.append  # type: ignore[method-assign,assignment]
+    chain.push(_numbered(4))
+    assert chain.notify_below(0, lambda: woken.append("closed"))
+    chain.close()
+    assert woken == ["caught up", "closed"]

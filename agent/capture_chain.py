@@ -16,10 +16,11 @@ outstanding ones could be reordered).
 
 A failed capture is kept as the chain's error, for its owner to report (`take_error`);
 frames after it are still sent. Under load the completions can come slower than real
-time (each waits for the GIL): the owner reads `backlog`, pushes no more than it
-wants queued there, and is woken once it has caught up (`notify_below`: one loop wake-up
-from the completing thread, instead of the owner polling; paced_source.py). A chain whose completions stop coming (its
-source gone) drops its oldest frames past `MAX_PENDING` instead of growing.
+time (each waits for the GIL): the owner reads `backlog`, pushes no more than it wants
+queued there, and is woken once it has caught up (`notify_below`: one loop wake-up from
+the completing thread, instead of the owner polling; paced_source.py). A chain whose
+completions stop coming (its source gone) drops its oldest frames past `MAX_PENDING`
+instead of growing.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ through an `rtc.AudioStream` on the local track (what WebRTC was handed)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -62,9 +63,18 @@ async def source() -> Any:
     await src.aclose()
 
 
+async def _until(ready: Callable[[], bool], within: float = 5.0) -> None:
+    """Until `ready()` holds (the chain's completions come from the library's thread)."""
+
+    async def poll() -> None:
+        while not ready():
+            await asyncio.sleep(0.005)
+
+    await asyncio.wait_for(poll(), within)
+
+
 async def _settled(chain: CaptureChain) -> None:
-    while not chain.idle:
-        await asyncio.sleep(0.005)
+    await _until(lambda: chain.idle)
 
 
 async def test_frames_pushed_in_refills_arrive_in_order_and_each_once(source: Any) -> None:
@@ -105,8 +115,7 @@ async def test_clear_drops_what_was_not_sent_and_the_chain_goes_on(source: Any) 
     done = chain._done
     chain._done = held.append  # type: ignore[method-assign,assignment]
     chain.push(_numbered(5))
-    while not held:  # the first frame's completion, held back
-        await asyncio.sleep(0.005)
+    await _until(lambda: bool(held))  # the first frame's completion, held back
     chain.clear()
     chain._done = done  # type: ignore[method-assign]
     done(held[0])
@@ -153,43 +162,27 @@ async def test_a_paced_source_waits_for_a_chain_that_falls_behind(source: Any) -
 
     chain._done = slow_done  # type: ignore[method-assign]
     most = 0
+    push = chain.push
 
-    async def watch() -> None:
+    def recorded(frames: list[rtc.AudioFrame]) -> None:  # the backlog only grows here
         nonlocal most
-        while True:
-            most = max(most, chain.backlog)
-            await asyncio.sleep(0.002)
+        push(frames)
+        most = max(most, chain.backlog)
 
-    watcher = asyncio.create_task(watch())
+    chain.push = recorded  # type: ignore[method-assign]
     frames = _numbered(60)
     talk = asyncio.ensure_future(paced.capture_frame(_joined(frames)))
-
-    async def until(ready: Any) -> None:
-        while not ready():
-            await asyncio.sleep(0.005)
-
     # the chain takes CHAIN_AHEAD frames, then the source's own queue (100 ms) fills
-    await asyncio.wait_for(until(lambda: chain.backlog == paced_source.CHAIN_AHEAD), 5)
-    await asyncio.wait_for(until(lambda: len(paced._chunks) == 10), 5)
+    await _until(lambda: chain.backlog == paced_source.CHAIN_AHEAD)
+    await _until(lambda: len(paced._chunks) == 10)
     assert not talk.done() and len(held) == 1  # capture_frame waits for room
-    looks = 0
-    send_room = paced._send_room
-
-    def counted() -> int:
-        nonlocal looks
-        looks += 1
-        return send_room()
-
-    paced._send_room = counted  # type: ignore[method-assign]
-    await asyncio.sleep(0.1)
-    assert looks <= 1  # the pump waits to be woken, it does not poll the chain
+    await _until(lambda: chain._waiter is not None)  # the pump waits to be woken, no polling
     release = True
     for event in held:
         done(event)
     await asyncio.wait_for(talk, 5)
     await asyncio.wait_for(paced.wait_for_playout(), 5)
     assert await heard.until(60) == list(range(1, 61))
-    watcher.cancel()
     assert most <= paced_source.CHAIN_AHEAD and chain.dropped == 0
     assert chain.take_error() is None
     await heard.aclose()
@@ -211,12 +204,10 @@ async def test_a_waiter_is_woken_once_caught_up_or_closed(source: Any) -> None:
     woken: list[str] = []
     assert chain.notify_below(6, lambda: woken.append("caught up")) is False  # already
     assert chain.notify_below(3, lambda: woken.append("caught up"))
-    while not held:
-        await asyncio.sleep(0.005)
+    await _until(lambda: bool(held))
     chain._done = done  # type: ignore[method-assign]
     done(held.pop())  # the rest goes on from the library's thread
-    while chain.backlog > 3:
-        await asyncio.sleep(0.005)
+    await _until(lambda: chain.backlog <= 3)
     assert woken == ["caught up"]  # once
     await _settled(chain)
     assert woken == ["caught up"]

@@ -1,9 +1,13 @@
 """Decoder pool: worker processes that host the recognizers, reached from the event loop.
 
 Each worker is a single-process executor, so the calls of one stream run in order on the
-process that holds its recognizer. A new stream goes to the worker with the fewest
-streams. If a worker dies, its streams fail (their sessions close with 1011) and the
-worker is replaced for new streams.
+process that holds its recognizer. A stream is placed when it is first used (its first
+audio or control message), on the worker with the fewest placed streams. A stream that
+is connected and silent costs no decoding, so it holds no place: a push-to-talk agent
+keeps a standby stream open beside the one it is using, and placing each at connect
+time put every session's speaking stream on the same worker (measured: one decoder
+process busy, the other idle, while 16 sessions talked). If a worker dies, its streams
+fail (their sessions close with 1011) and the worker is replaced for new streams.
 """
 
 from __future__ import annotations
@@ -88,18 +92,13 @@ class DecoderPool:
         await asyncio.to_thread(join)
 
     async def open_stream(self, options: RecognizerOptions) -> StreamHandle:
-        """Create a recognizer on the least busy worker."""
+        """A stream whose recognizer is created on a worker when it is first used."""
         if self._closed:
             raise PoolError("the decoder pool is closed")
-        target = min(self._workers, key=lambda w: w.streams)
-        handle = StreamHandle(self, target, uuid.uuid4().hex)
-        target.streams += 1
-        try:
-            await self._call(target, worker.open_stream, handle.id, options)
-        except BaseException:
-            handle.release()
-            raise
-        return handle
+        return StreamHandle(self, options, uuid.uuid4().hex)
+
+    def _least_busy(self) -> _Worker:
+        return min(self._workers, key=lambda w: w.streams)
 
     async def stream_count(self) -> int:
         """Recognizers alive in all workers (for tests: nothing leaks)."""
@@ -130,25 +129,35 @@ class DecoderPool:
 
 
 class StreamHandle:
-    """One stream's recognizer inside a worker. Calls must not overlap."""
+    """One stream's recognizer inside a worker, made at the stream's first call. Calls
+    must not overlap."""
 
-    def __init__(self, pool: DecoderPool, target: _Worker, stream_id: str) -> None:
+    def __init__(self, pool: DecoderPool, options: RecognizerOptions, stream_id: str) -> None:
         self.id = stream_id
         self._pool = pool
-        self._worker = target
+        self._options = options
+        self._worker: _Worker | None = None
         self._released = False
+
+    @property
+    def worker_index(self) -> int | None:
+        """The worker holding this stream's recognizer (None: not placed yet)."""
+        return None if self._worker is None else self._worker.index
 
     async def push(self, data: bytes) -> list[Event]:
         """Feed audio; return the events it produced."""
-        return await self._pool._call(self._worker, worker.push, self.id, data)
+        return await self._pool._call(await self._placed(), worker.push, self.id, data)
 
     async def finalize(self) -> list[Event]:
         """Finalize the current utterance."""
-        return await self._pool._call(self._worker, worker.finalize, self.id)
+        return await self._pool._call(await self._placed(), worker.finalize, self.id)
 
     async def close(self) -> tuple[list[Event], float]:
         """Final events and audio duration; the recognizer is freed."""
-        result = await self._pool._call(self._worker, worker.close_stream, self.id)
+        if self._worker is None and not self._released:  # never used: nothing to decode
+            self.release()
+            return [], 0.0
+        result = await self._pool._call(await self._placed(), worker.close_stream, self.id)
         self.release()
         return result
 
@@ -156,4 +165,21 @@ class StreamHandle:
         """Free the recognizer without waiting (safe to call more than once)."""
         if not self._released:
             self._released = True
-            self._pool._release(self._worker, self.id)
+            if self._worker is not None:
+                self._pool._release(self._worker, self.id)
+
+    async def _placed(self) -> _Worker:
+        if self._released:
+            raise PoolError("the stream is closed")
+        if self._worker is None:
+            if self._pool._closed:
+                raise PoolError("the decoder pool is closed")
+            target = self._pool._least_busy()
+            self._worker = target  # set first: a release while opening still frees it
+            target.streams += 1
+            try:
+                await self._pool._call(target, worker.open_stream, self.id, self._options)
+            except BaseException:
+                self.release()
+                raise
+        return self._worker

@@ -43,7 +43,10 @@ class Settings:
     test can kill the service between a turn's release and its final,
     decode_ahead [STT_DECODE_AHEAD, true]: decode an utterance's final in the pause after
     its speech, before the Finalize that asks for it (recognizer.py); false for
-    before/after measurements.
+    before/after measurements,
+    shed_interims_after_ms [STT_SHED_INTERIMS_AFTER_MS, 250]: when a stream's audio has
+    waited this long for its decode (the service is behind real time), the utterance's
+    interim results are dropped so its final comes sooner (session.py); -1: never.
     """
 
     host: str = "127.0.0.1"
@@ -61,6 +64,7 @@ class Settings:
     log_level: str = "INFO"
     debug_hold_results_ms: int | None = None
     decode_ahead: bool = True
+    shed_interims_after_ms: int = 250
 
     def __post_init__(self) -> None:
         if self.vocabulary not in VOCABULARIES:
@@ -81,6 +85,8 @@ class Settings:
             raise ConfigError("workers must be 0 (in-process) or more")
         if self.debug_hold_results_ms is not None and self.debug_hold_results_ms < 0:
             raise ConfigError("STT_DEBUG_HOLD_RESULTS_MS must be 0 or more")
+        if self.shed_interims_after_ms < -1:
+            raise ConfigError("STT_SHED_INTERIMS_AFTER_MS must be -1 (never) or 0 or more")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -100,6 +106,9 @@ class Settings:
                 log_level=env("STT_LOG_LEVEL", default=cls.log_level),
                 debug_hold_results_ms=env("STT_DEBUG_HOLD_RESULTS_MS", cast=int, default=None),
                 decode_ahead=env("STT_DECODE_AHEAD", cast=bool, default=cls.decode_ahead),
+                shed_interims_after_ms=env(
+                    "STT_SHED_INTERIMS_AFTER_MS", cast=int, default=cls.shed_interims_after_ms
+                ),
             )
         except ValueError as e:  # starlette's cast errors
             raise ConfigError(str(e)) from e

@@ -144,9 +144,10 @@ class StreamHandle:
         """The worker holding this stream's recognizer (None: not placed yet)."""
         return None if self._worker is None else self._worker.index
 
-    async def push(self, data: bytes) -> list[Event]:
-        """Feed audio; return the events it produced."""
-        return await self._pool._call(await self._placed(), worker.push, self.id, data)
+    async def push(self, data: bytes, *, interims: bool = True) -> list[Event]:
+        """Feed audio; return the events it produced (``interims=False``: drop them)."""
+        target = await self._placed()
+        return await self._pool._call(target, worker.push, self.id, data, interims)
 
     async def finalize(self) -> list[Event]:
         """Finalize the current utterance."""

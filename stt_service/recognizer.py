@@ -83,6 +83,8 @@ class Recognizer:
         self._last_interim = ""
         self._segment_start = 0.0  # end of the audio covered by the last final result
         self._last_word_end: float | None = None  # set until UtteranceEnd reports it
+        self._shedding = False  # the current push asked for no interims
+        self.interims_shed = 0  # utterances whose interim results were dropped
 
     @property
     def audio_seconds(self) -> float:
@@ -93,9 +95,18 @@ class Recognizer:
     def _now(self) -> float:
         return self._frames * FRAME_MS / 1000
 
-    def push(self, data: bytes) -> list[Event]:
-        """Consume PCM16LE bytes (any length; an odd byte waits for the next call)."""
+    def push(self, data: bytes, *, interims: bool = True) -> list[Event]:
+        """Consume PCM16LE bytes (any length; an odd byte waits for the next call).
+
+        ``interims=False`` (the caller is behind real time) drops the interim results of
+        the utterance in progress and of any that starts in ``data``: their streaming
+        decoder is closed, so only the final is decoded. The next utterance has interims
+        again."""
         self._input_bytes += len(data)
+        self._shedding = not interims
+        if self._shedding and self._partial is not None:
+            self._close_partial()
+            self.interims_shed += 1
         data = self._odd_byte + data
         usable = len(data) - len(data) % 2
         self._odd_byte = data[usable:]
@@ -202,9 +213,11 @@ class Recognizer:
         self._since_interim_ms = 0
         self._last_interim = ""
         self._preroll.clear()
-        if self._opts.interim_results:
+        if self._opts.interim_results and not self._shedding:
             self._partial = self._engine.open_partial(offset=self._utterance_start)
             self._partial_pending = list(frames)
+        elif self._opts.interim_results:
+            self.interims_shed += 1
 
     def _feed_partial(self) -> None:
         if self._partial is not None and self._partial_pending:

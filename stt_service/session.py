@@ -4,6 +4,10 @@ Two halves: this task reads the socket (idle timeout, size limit, control parsin
 queues work; ``_process_atask`` feeds the work to the stream's recognizer and sends the
 results. Audio that arrives while a decode call is in flight is sent with the next call
 in one piece, so a busy service makes fewer, larger calls instead of falling behind.
+When that audio has waited longer than ``STT_SHED_INTERIMS_AFTER_MS`` (decoding is
+behind real time), the utterance's interim results are dropped: its streaming decoder is about
+half of its decoding, so a backlog clears faster and the final, which a push-to-talk
+release waits for, comes sooner. Finals are never dropped.
 """
 
 from __future__ import annotations
@@ -93,6 +97,10 @@ class Session:
         self._log_extra: dict[str, Any] = {"request_id": request_id}
         self._inbox: deque[bytes | Control] = deque()
         self._inbox_bytes = 0
+        self._audio_since: float | None = None  # when the oldest queued audio arrived
+        self._shed_pushes = 0  # decode calls sent without interims (decoding was behind)
+        shed_ms = settings.shed_interims_after_ms
+        self._shed_after = None if shed_ms < 0 else shed_ms / 1000
         self._backlog_limit = int(_BACKLOG_SECONDS * params.sample_rate * 2)
         self._work = asyncio.Event()  # set when the inbox has items
         self._room = asyncio.Event()  # set when the backlog is under its limit
@@ -126,7 +134,12 @@ class Session:
             handle.release()
         logger.info(
             "stream closed",
-            extra={**self._log_extra, "outcome": outcome, "audio_seconds": self._audio_seconds},
+            extra={
+                **self._log_extra,
+                "outcome": outcome,
+                "audio_seconds": self._audio_seconds,
+                "pushes_without_interims": self._shed_pushes,
+            },
         )
 
     async def aclose(self) -> None:
@@ -195,13 +208,17 @@ class Session:
     def _enqueue(self, item: bytes | Control) -> None:
         self._inbox.append(item)
         if isinstance(item, bytes):
+            if self._audio_since is None:
+                self._audio_since = asyncio.get_running_loop().time()
             self._inbox_bytes += len(item)
             if self._inbox_bytes > self._backlog_limit:
                 self._room.clear()
         self._work.set()
 
-    def _dequeue(self) -> bytes | Control:
+    def _dequeue(self) -> tuple[bytes | Control, float]:
+        """The next item (queued audio merged into one), and how long it waited, s."""
         item = self._inbox.popleft()
+        waited = 0.0
         if isinstance(item, bytes):
             # merge the audio queued behind it into one decode call
             parts = [item]
@@ -211,18 +228,24 @@ class Session:
             self._inbox_bytes -= len(item)
             if self._inbox_bytes <= self._backlog_limit:
                 self._room.set()
+            now = asyncio.get_running_loop().time()
+            waited = now - (self._audio_since or now)
+            # audio still queued is behind a control message: its wait counts from now
+            self._audio_since = now if self._inbox_bytes else None
         if not self._inbox:
             self._work.clear()
-        return item
+        return item, waited
 
     async def _process(self, handle: StreamHandle) -> str:
         """Decode queued audio and controls in order; return how the stream ended."""
         try:
             while True:
                 await self._work.wait()
-                item = self._dequeue()
+                item, waited = self._dequeue()
                 if isinstance(item, bytes):
-                    await self._send_events(await handle.push(item))
+                    interims = self._shed_after is None or waited <= self._shed_after
+                    self._shed_pushes += not interims
+                    await self._send_events(await handle.push(item, interims=interims))
                 elif item is Control.FINALIZE:
                     await self._send_events(await handle.finalize(), finalize=True)
                 elif item is Control.CLOSE_STREAM:

@@ -36,9 +36,9 @@ def open_stream(stream_id: str, options: RecognizerOptions) -> None:
     _streams[stream_id] = Recognizer(_engine, options)
 
 
-def push(stream_id: str, data: bytes) -> list[Event]:
-    """Feed audio to a stream's recognizer."""
-    return _streams[stream_id].push(data)
+def push(stream_id: str, data: bytes, interims: bool = True) -> list[Event]:
+    """Feed audio to a stream's recognizer (``interims=False``: it is behind, drop them)."""
+    return _streams[stream_id].push(data, interims=interims)
 
 
 def finalize(stream_id: str) -> list[Event]:

@@ -126,6 +126,42 @@ def test_stt_recognizer_finalize_mid_speech(engine: Engine, speech: Speech) -> N
     assert second.words[0].start >= final.words[-1].end
 
 
+def interims_of(events: list[Event]) -> list[TranscriptEvent]:
+    return [e for e in events if isinstance(e, TranscriptEvent) and not e.is_final]
+
+
+def test_stt_recognizer_behind_drops_interims_not_the_final(engine: Engine, speech: Speech) -> None:
+    """A caller behind real time pushes with interims=False: the utterance in progress
+    gets no more interims, its final is the same, and the next one has interims again."""
+    options = RecognizerOptions(sample_rate=16000, interim_results=True, endpointing_ms=25)
+    phrase = "set a timer for five minutes"
+    pcm = np.concatenate([silence(0.3), trimmed(speech(phrase))])
+    half = pcm.size // 2
+    rec = Recognizer(engine, options)
+    before = feed(rec, pcm[:half])
+    assert interims_of(before) != []
+    data = np.concatenate([pcm[half:], silence(0.5)]).astype("<i2").tobytes()
+    behind = rec.push(data, interims=False)  # the rest at once, as a merged backlog
+    assert interims_of(behind) == []
+    assert [e.text for e in finals(behind)] == [phrase]
+    assert rec.interims_shed == 1
+    again = feed(rec, np.concatenate([speech("good night"), silence(0.5)]))
+    assert interims_of(again) != [] and texts(again) == ["good night"]
+    assert rec.interims_shed == 1
+
+
+def test_stt_recognizer_behind_from_the_start_has_no_interims(
+    engine: Engine, speech: Speech
+) -> None:
+    options = RecognizerOptions(sample_rate=16000, interim_results=True, endpointing_ms=25)
+    rec = Recognizer(engine, options)
+    data = np.concatenate([silence(0.3), speech("call my mother")]).astype("<i2").tobytes()
+    events = rec.push(data, interims=False) + rec.finalize()
+    assert interims_of(events) == []
+    assert texts(events) == ["call my mother"]
+    assert rec.interims_shed == 1
+
+
 def test_stt_recognizer_finalize_without_speech_is_empty(engine: Engine) -> None:
     rec = Recognizer(engine, RecognizerOptions(sample_rate=16000))
     feed(rec, silence(0.4))

@@ -231,6 +231,23 @@ async def test_stt_ws_finalize_returns_a_from_finalize_final(
         assert [t for t in finals if t] == ["repeat that"]
 
 
+@pytest.mark.parametrize(("shed_after_ms", "interims"), [(0, False), (-1, True)])
+async def test_stt_ws_a_stream_behind_gets_its_final_without_interims(
+    speech: Speech, shed_after_ms: int, interims: bool
+) -> None:
+    """STT_SHED_INTERIMS_AFTER_MS=0 treats every wait for a decode as being behind: no
+    interim result, the same final. -1 never sheds."""
+    settings = Settings(workers=1, shed_interims_after_ms=shed_after_ms)
+    with ServiceThread(settings) as svc:
+        async with open_ws(listen_url(svc, interim_results="true")) as ws:
+            await send_audio(ws, speech("set a timer for five minutes", tail=0))
+            await ws.send(json.dumps({"type": "Finalize"}))
+            messages = await collect_until(ws, lambda m: m.get("from_finalize", False))
+    assert transcript(messages[-1]) == "set a timer for five minutes"
+    got_interims = any(m["type"] == "Results" and not m["is_final"] for m in messages)
+    assert got_interims is interims
+
+
 async def test_stt_ws_close_stream_sends_results_metadata_then_1000(
     service: ServiceThread, speech: Speech
 ) -> None:

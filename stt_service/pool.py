@@ -8,11 +8,19 @@ keeps a standby stream open beside the one it is using, and placing each at conn
 time put every session's speaking stream on the same worker (measured: one decoder
 process busy, the other idle, while 16 sessions talked). If a worker dies, its streams
 fail (their sessions close with 1011) and the worker is replaced for new streams.
+
+A worker has at most ``IN_FLIGHT`` calls submitted at a time; the others wait in order
+of priority, then arrival. A stream whose Finalize (or CloseStream) is queued sends its
+calls as ``URGENT``: a push-to-talk release waits for that final, while the other
+streams' calls only bring interims, so under load a final no longer waits for every
+other stream's queued audio on its worker to be decoded first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import multiprocessing
 import uuid
 from collections.abc import Callable
@@ -29,6 +37,9 @@ from .recognizer import RecognizerOptions
 
 T = TypeVar("T")
 
+URGENT, NORMAL = 0, 1  # call priorities, lower first
+IN_FLIGHT = 2  # calls submitted to a worker at once: it never waits for the next one
+
 
 class PoolError(Exception):
     """Decoding is unavailable for this stream (its worker died or the pool is closed)."""
@@ -41,6 +52,47 @@ class _Worker:
         self.in_process = in_process
         self.streams = 0
         self.executor = self._new_executor()
+        self._in_flight = 0
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []  # a heap
+        self._order = itertools.count()
+        self._keyed: dict[str, asyncio.Future[None]] = {}  # calls waiting, by stream
+
+    async def turn(self, priority: int, key: str = "") -> None:
+        """Wait until a call may be submitted; pair every return with `done()`. A call
+        waiting under `key` can be moved up with `hurry(key)`."""
+        if self._in_flight < IN_FLIGHT and not self._waiting:
+            self._in_flight += 1
+            return
+        granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (priority, next(self._order), granted))
+        if key:
+            self._keyed[key] = granted
+        try:
+            await granted  # `done()` counted this call in flight when it granted it
+        except asyncio.CancelledError:
+            if granted.done() and not granted.cancelled():
+                self.done()  # granted, then cancelled before it could run: pass it on
+            raise
+        finally:
+            if self._keyed.get(key) is granted:
+                del self._keyed[key]
+
+    def hurry(self, key: str) -> None:
+        """Move the call waiting under `key` (if any) ahead of every NORMAL one."""
+        granted = self._keyed.get(key)
+        if granted is not None and not granted.done():
+            # its old entry stays in the heap and is skipped once this one is granted
+            heapq.heappush(self._waiting, (URGENT, next(self._order), granted))
+
+    def done(self) -> None:
+        """A submitted call has finished: let the next waiting one go."""
+        self._in_flight -= 1
+        while self._waiting:
+            _, _, granted = heapq.heappop(self._waiting)
+            if not granted.done():  # a cancelled waiter's entry is skipped
+                self._in_flight += 1
+                granted.set_result(None)
+                return
 
     def _new_executor(self) -> Executor:
         if self.in_process:
@@ -105,7 +157,15 @@ class DecoderPool:
         counts = await asyncio.gather(*(self._call(w, worker.stream_count) for w in self._workers))
         return sum(counts)
 
-    async def _call(self, target: _Worker, fn: Callable[..., T], *args: Any) -> T:
+    async def _call(
+        self,
+        target: _Worker,
+        fn: Callable[..., T],
+        *args: Any,
+        priority: int = NORMAL,
+        key: str = "",
+    ) -> T:
+        await target.turn(priority, key)
         executor = target.executor
         try:
             return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
@@ -119,6 +179,8 @@ class DecoderPool:
             if self._closed:  # "cannot schedule new futures after shutdown"
                 raise PoolError("the decoder pool is closed") from e
             raise
+        finally:
+            target.done()
 
     def _release(self, target: _Worker, stream_id: str) -> None:
         target.streams = max(0, target.streams - 1)
@@ -144,21 +206,35 @@ class StreamHandle:
         """The worker holding this stream's recognizer (None: not placed yet)."""
         return None if self._worker is None else self._worker.index
 
-    async def push(self, data: bytes, *, interims: bool = True) -> list[Event]:
-        """Feed audio; return the events it produced (``interims=False``: drop them)."""
-        target = await self._placed()
-        return await self._pool._call(target, worker.push, self.id, data, interims)
+    async def push(
+        self, data: bytes, *, interims: bool = True, urgent: bool = False
+    ) -> list[Event]:
+        """Feed audio; return the events it produced (``interims=False``: drop them;
+        ``urgent``: a final is asked for right after it)."""
+        priority = URGENT if urgent else NORMAL
+        target = await self._placed(priority)
+        return await self._pool._call(
+            target, worker.push, self.id, data, interims, priority=priority, key=self.id
+        )
+
+    def hurry(self) -> None:
+        """A final was just asked for: a push of this stream still waiting for its
+        worker goes ahead of the other streams' calls."""
+        if self._worker is not None:
+            self._worker.hurry(self.id)
 
     async def finalize(self) -> list[Event]:
         """Finalize the current utterance."""
-        return await self._pool._call(await self._placed(), worker.finalize, self.id)
+        target = await self._placed(URGENT)
+        return await self._pool._call(target, worker.finalize, self.id, priority=URGENT)
 
     async def close(self) -> tuple[list[Event], float]:
         """Final events and audio duration; the recognizer is freed."""
         if self._worker is None and not self._released:  # never used: nothing to decode
             self.release()
             return [], 0.0
-        result = await self._pool._call(await self._placed(), worker.close_stream, self.id)
+        target = await self._placed(URGENT)
+        result = await self._pool._call(target, worker.close_stream, self.id, priority=URGENT)
         self.release()
         return result
 
@@ -169,7 +245,7 @@ class StreamHandle:
             if self._worker is not None:
                 self._pool._release(self._worker, self.id)
 
-    async def _placed(self) -> _Worker:
+    async def _placed(self, priority: int) -> _Worker:
         if self._released:
             raise PoolError("the stream is closed")
         if self._worker is None:
@@ -179,7 +255,9 @@ class StreamHandle:
             self._worker = target  # set first: a release while opening still frees it
             target.streams += 1
             try:
-                await self._pool._call(target, worker.open_stream, self.id, self._options)
+                await self._pool._call(
+                    target, worker.open_stream, self.id, self._options, priority=priority
+                )
             except BaseException:
                 self.release()
                 raise

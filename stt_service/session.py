@@ -62,6 +62,7 @@ def recognizer_options(params: StreamParams, settings: Settings) -> RecognizerOp
 
 _BACKLOG_SECONDS = 5.0  # audio queued for decoding before the reader stops reading
 _CLOSE_REQUESTED = "close requested"
+_ASKS_FOR_A_FINAL = (Control.FINALIZE, Control.CLOSE_STREAM)
 
 
 def idle_reason(timeout: float) -> str:
@@ -98,6 +99,7 @@ class Session:
         self._inbox: deque[bytes | Control] = deque()
         self._inbox_bytes = 0
         self._audio_since: float | None = None  # when the oldest queued audio arrived
+        self._handle: StreamHandle | None = None
         self._shed_pushes = 0  # decode calls sent without interims (decoding was behind)
         shed_ms = settings.shed_interims_after_ms
         self._shed_after = None if shed_ms < 0 else shed_ms / 1000
@@ -123,6 +125,7 @@ class Session:
                     "endpointing": self._params.endpointing_ms,
                 },
             )
+            self._handle = handle
             self._process_atask = asyncio.create_task(self._process(handle))
             outcome = await self._read()
             if outcome == _CLOSE_REQUESTED or self._process_atask.done():
@@ -207,6 +210,8 @@ class Session:
 
     def _enqueue(self, item: bytes | Control) -> None:
         self._inbox.append(item)
+        if item in _ASKS_FOR_A_FINAL and self._handle is not None:
+            self._handle.hurry()
         if isinstance(item, bytes):
             if self._audio_since is None:
                 self._audio_since = asyncio.get_running_loop().time()
@@ -245,7 +250,10 @@ class Session:
                 if isinstance(item, bytes):
                     interims = self._shed_after is None or waited <= self._shed_after
                     self._shed_pushes += not interims
-                    await self._send_events(await handle.push(item, interims=interims))
+                    # a final is asked for next: the merge stopped at its control message
+                    urgent = bool(self._inbox) and self._inbox[0] in _ASKS_FOR_A_FINAL
+                    events = await handle.push(item, interims=interims, urgent=urgent)
+                    await self._send_events(events)
                 elif item is Control.FINALIZE:
                     await self._send_events(await handle.finalize(), finalize=True)
                 elif item is Control.CLOSE_STREAM:

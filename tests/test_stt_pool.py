@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import AsyncIterator
 
 import pytest
 
 from stt_service.engine import build_spec
 from stt_service.events import TranscriptEvent
-from stt_service.pool import DecoderPool, PoolError
+from stt_service.pool import NORMAL, URGENT, DecoderPool, PoolError
 from stt_service.recognizer import RecognizerOptions
 
 pytestmark = pytest.mark.unit
@@ -65,3 +67,53 @@ async def test_a_finalize_first_places_the_stream(pool: DecoderPool) -> None:
     finally:
         handle.release()
     assert await pool.stream_count() == 0
+
+
+async def test_urgent_calls_go_first_and_a_waiting_call_can_be_hurried() -> None:
+    """With the worker's calls in flight, waiting calls run by priority, then arrival; a
+    NORMAL call moved up with hurry() runs before the NORMAL ones queued ahead of it."""
+    pool = DecoderPool(build_spec("commands"), workers=0)  # one decoder thread
+    await pool.start()
+    target = pool._workers[0]
+    gate = threading.Event()
+    ran: list[str] = []
+
+    def job(name: str) -> None:
+        if name.startswith("busy"):
+            gate.wait(10)
+        ran.append(name)
+
+    def call(name: str, priority: int = NORMAL, key: str = "") -> asyncio.Task[None]:
+        return asyncio.ensure_future(pool._call(target, job, name, priority=priority, key=key))
+
+    try:
+        tasks = [call("busy-1"), call("busy-2")]  # IN_FLIGHT of them: the rest wait
+        tasks += [call("a"), call("b", key="stream-b"), call("c"), call("final", URGENT)]
+        await asyncio.sleep(0)  # every call is waiting for its turn now
+        target.hurry("stream-b")
+        gate.set()
+        await asyncio.gather(*tasks)
+        assert ran == ["busy-1", "busy-2", "final", "b", "a", "c"]
+    finally:
+        gate.set()
+        await pool.aclose()
+
+
+async def test_a_cancelled_waiting_call_gives_its_turn_away() -> None:
+    pool = DecoderPool(build_spec("commands"), workers=0)
+    await pool.start()
+    target = pool._workers[0]
+    gate = threading.Event()
+    try:
+        busy = [asyncio.ensure_future(pool._call(target, gate.wait, 10)) for _ in range(2)]
+        waiting = asyncio.ensure_future(pool._call(target, gate.wait, 10))
+        after = asyncio.ensure_future(pool._call(target, lambda: "ran"))
+        await asyncio.sleep(0)
+        waiting.cancel()
+        gate.set()
+        await asyncio.gather(*busy)
+        assert await after == "ran"
+        assert waiting.cancelled()
+    finally:
+        gate.set()
+        await pool.aclose()

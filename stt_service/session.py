@@ -5,9 +5,10 @@ queues work; ``_process_atask`` feeds the work to the stream's recognizer and se
 results. Audio that arrives while a decode call is in flight is sent with the next call
 in one piece, so a busy service makes fewer, larger calls instead of falling behind.
 When that audio has waited longer than ``STT_SHED_INTERIMS_AFTER_MS`` (decoding is
-behind real time), the utterance's interim results are dropped: its streaming decoder is about
-half of its decoding, so a backlog clears faster and the final, which a push-to-talk
-release waits for, comes sooner. Finals are never dropped.
+behind real time), the utterance's interim results are dropped: its streaming decoder
+is about half of its decoding, so a backlog clears faster and the final, which a
+push-to-talk release waits for, comes sooner. Finals are never dropped. A Finalize that
+arrives moves the stream's waiting decode call ahead of other streams' (pool.py).
 """
 
 from __future__ import annotations

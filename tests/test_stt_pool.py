@@ -10,7 +10,7 @@ import pytest
 
 from stt_service.engine import build_spec
 from stt_service.events import TranscriptEvent
-from stt_service.pool import NORMAL, URGENT, DecoderPool, PoolError
+from stt_service.pool import IN_FLIGHT, NORMAL, URGENT, DecoderPool, PoolError, _Worker
 from stt_service.recognizer import RecognizerOptions
 
 pytestmark = pytest.mark.unit
@@ -69,6 +69,16 @@ async def test_a_finalize_first_places_the_stream(pool: DecoderPool) -> None:
     assert await pool.stream_count() == 0
 
 
+async def queued(target: _Worker, waiting: int) -> None:
+    """Until the worker has IN_FLIGHT calls submitted and `waiting` calls queued behind
+    them (each call gets there in its task's first step: a few loop turns at most)."""
+    for _ in range(100):
+        if target._in_flight == IN_FLIGHT and len(target._waiting) == waiting:
+            return
+        await asyncio.sleep(0)
+    raise AssertionError(f"{len(target._waiting)} calls queued, {target._in_flight} in flight")
+
+
 async def test_urgent_calls_go_first_and_a_waiting_call_can_be_hurried() -> None:
     """With the worker's calls in flight, waiting calls run by priority, then arrival; a
     NORMAL call moved up with hurry() runs before the NORMAL ones queued ahead of it."""
@@ -89,7 +99,7 @@ async def test_urgent_calls_go_first_and_a_waiting_call_can_be_hurried() -> None
     try:
         tasks = [call("busy-1"), call("busy-2")]  # IN_FLIGHT of them: the rest wait
         tasks += [call("a"), call("b", key="stream-b"), call("c"), call("final", URGENT)]
-        await asyncio.sleep(0)  # every call is waiting for its turn now
+        await queued(target, 4)
         target.hurry("stream-b")
         gate.set()
         await asyncio.gather(*tasks)
@@ -108,7 +118,7 @@ async def test_a_cancelled_waiting_call_gives_its_turn_away() -> None:
         busy = [asyncio.ensure_future(pool._call(target, gate.wait, 10)) for _ in range(2)]
         waiting = asyncio.ensure_future(pool._call(target, gate.wait, 10))
         after = asyncio.ensure_future(pool._call(target, lambda: "ran"))
-        await asyncio.sleep(0)
+        await queued(target, 2)
         waiting.cancel()
         gate.set()
         await asyncio.gather(*busy)

@@ -45,6 +45,20 @@ def within_rpc_deadline(response_timeout: float) -> Iterator[None]:
         _rpc_bound.reset(token)
 
 
+def detached_from_rpc() -> contextvars.Context:
+    """A copy of this context without an RPC handler's bound: for work that outlives
+    the handler's answer (its waits get the full `ACK_S`)."""
+    ctx = contextvars.copy_context()
+    ctx.run(_rpc_bound.set, None)
+    return ctx
+
+
+def current_bound(within: float = ACK_S) -> float:
+    """How long a wait here may last: `within`, or less inside an RPC handler."""
+    bound = _rpc_bound.get()
+    return within if bound is None else min(within, bound)
+
+
 def _retrieve(task: asyncio.Future[object]) -> None:
     if not task.cancelled() and (exc := task.exception()) is not None:
         logger.debug("an SDK request failed after its wait ended", extra={"error": repr(exc)})
@@ -61,8 +75,7 @@ class AckWaits:
         """Await `call` for at most `within` s; False when its completion did not come."""
         task = asyncio.ensure_future(call)
         task.add_done_callback(_retrieve)  # a late failure, after we stopped waiting
-        bound = _rpc_bound.get()
-        within = self.within if bound is None else min(self.within, bound)
+        within = current_bound(self.within)
         try:
             done, _ = await asyncio.wait({task}, timeout=within)
         finally:

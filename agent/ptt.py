@@ -25,7 +25,9 @@ from typing import Any, Protocol
 
 from livekit.agents import AgentSession
 
+from .attribute_writer import AttributeWriter
 from .errors import InvalidPayload, NoOpenTurn, NotReady, NotTurnOwner, Paused, PttError, TurnBusy
+from .ffi_acks import current_bound
 from .stt_reset import ResettableSTT
 from .timings import TurnTimings
 from .turn_audio import TOPIC_TURN_AUDIO, TurnAudioStore, answer_turn_audio
@@ -91,6 +93,8 @@ class PttController:
         self._transcript_timeout = transcript_timeout
         self._stt = stt
         self._room = room
+        # turn RPCs answer without waiting for their attributes (agent/attribute_writer.py)
+        self._attrs = AttributeWriter(room.set_attributes)
         self._turn: _Turn | None = None
         self._paused = False
         self._turn_count = 0
@@ -152,7 +156,7 @@ class PttController:
         self._stt.open_turn(requested_at=t0)
         self._session.clear_user_turn()
         timings.record_rpc("start_turn", t0, time.monotonic())
-        await self._room.set_attributes({ATTR_TURN_OWNER: caller})
+        self._attrs.post({ATTR_TURN_OWNER: caller})
         logger.info("turn started", extra={"turn": timings.turn, "owner": caller})
         return _turn_answer(timings.turn)
 
@@ -172,7 +176,7 @@ class PttController:
         fut.add_done_callback(lambda f: self._on_committed(timings, f))
         self._pending_commit = fut
         timings.record_rpc("end_turn", t0, time.monotonic())
-        await self._room.set_attributes({ATTR_TURN_OWNER: ""})
+        self._attrs.post({ATTR_TURN_OWNER: ""})
         logger.info("turn committed", extra={"turn": timings.turn, "owner": caller})
         return _turn_answer(timings.turn)
 
@@ -183,7 +187,7 @@ class PttController:
             return "ok: no open turn"
         turn = self._take_turn(caller, "cancel")
         self._cancel(turn)
-        await self._room.set_attributes({ATTR_TURN_OWNER: ""})
+        self._attrs.post({ATTR_TURN_OWNER: ""})
         return _turn_answer(turn.timings.turn)
 
     async def pause(self, caller: str, payload: str) -> str:
@@ -199,7 +203,7 @@ class PttController:
             self._session.input.set_audio_enabled(False)
             self._session.output.set_audio_enabled(False)
             logger.info("paused", extra={"by": caller})
-        await self._room.set_attributes({ATTR_PAUSED: "1", ATTR_TURN_OWNER: ""})
+        await self._visible({ATTR_PAUSED: "1", ATTR_TURN_OWNER: ""})
         return "paused"
 
     async def resume(self, caller: str, payload: str) -> str:
@@ -210,7 +214,7 @@ class PttController:
             self._session.input.set_audio_enabled(True)
             self._session.output.set_audio_enabled(True)
             logger.info("resumed", extra={"by": caller})
-        await self._room.set_attributes({ATTR_PAUSED: "0"})
+        await self._visible({ATTR_PAUSED: "0"})
         return "resumed"
 
     async def get_turn_audio(self, caller: str, payload: str) -> str:
@@ -236,13 +240,19 @@ class PttController:
         if self._turn is not None and self._turn.owner == identity:
             turn, self._turn = self._turn, None
             self._cancel(turn)
-            self._spawn(self._room.set_attributes({ATTR_TURN_OWNER: ""}))
+            self._attrs.post({ATTR_TURN_OWNER: ""})
 
     async def aclose(self) -> None:
+        await self._attrs.aclose()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     # -- internals ------------------------------------------------------------
+    async def _visible(self, attributes: dict[str, str]) -> None:
+        """Post `attributes` and wait for their write, within the RPC's bound: the page
+        shows paused from the attribute, so pause and resume answer once it is written."""
+        await asyncio.wait({self._attrs.post(attributes)}, timeout=current_bound())
+
     def _check_running(self) -> None:
         if self._session._activity is None:
             raise NotReady("agent session is not running yet")

@@ -122,12 +122,29 @@ class RecordingRoom:
         self.published: list[tuple[str, dict[str, Any]]] = []
         self.sent_bytes: list[tuple[str, str, str, bytes]] = []
         self.listening_to: str | None = None
+        self.writes: list[dict[str, str]] = []  # each set_attributes call, once it ended
+        self.writes_held = 0  # set_attributes calls waiting for `release_writes`
+        self._writes_go = asyncio.Event()
+        self._writes_go.set()
 
     def listen_to(self, identity: str) -> None:
         self.listening_to = identity
 
+    def hold_writes(self) -> None:
+        """From now on set_attributes does not complete (what the SDK sometimes does)
+        until `release_writes`."""
+        self._writes_go.clear()
+
+    def release_writes(self) -> None:
+        self._writes_go.set()
+
     async def set_attributes(self, attributes: dict[str, str]) -> None:
+        if not self._writes_go.is_set():
+            self.writes_held += 1
+            await self._writes_go.wait()
+            self.writes_held -= 1
         self.attributes.update(attributes)
+        self.writes.append(dict(attributes))
 
     async def publish(self, topic: str, payload: dict[str, Any]) -> None:
         self.published.append((topic, payload))

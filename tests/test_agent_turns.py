@@ -113,6 +113,29 @@ async def test_invalid_requests_get_codes(harness: Harness) -> None:
     await harness.controller.cancel_turn(ME, "")
 
 
+async def test_turn_rpcs_answer_while_the_attribute_write_never_completes(
+    harness: Harness,
+) -> None:
+    # the SDK sometimes loses set_attributes' completion (agent/ffi_acks.py); a turn RPC
+    # waiting for it held the page's next press back past the pre-roll
+    harness.room.hold_writes()
+    async with asyncio.timeout(10):  # a bound: awaiting the write, these never answer
+        await harness.controller.start_turn(ME, "")
+        await until(lambda: harness.room.writes_held == 1)  # its attribute: in flight
+        with pytest.raises(PttError) as busy:  # refused from the agent's state, not the room's
+            await harness.controller.start_turn("bob", "")
+        assert busy.value.code == ErrorCode.TURN_BUSY
+        await harness.controller.end_turn(ME, "")
+        await harness.controller.start_turn("bob", "")
+        await harness.controller.cancel_turn("bob", "")
+    assert harness.room.writes == []
+    harness.room.release_writes()
+    await until(lambda: len(harness.room.writes) == 2)
+    # in order: the write in flight, then what was posted meanwhile, merged (last wins)
+    assert harness.room.writes == [{"ptt.turn_owner": ME}, {"ptt.turn_owner": ""}]
+    assert harness.room.attributes["ptt.turn_owner"] == ""
+
+
 async def test_random_turn_storm_leaves_no_errors_or_tasks(
     harness: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:

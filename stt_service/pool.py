@@ -200,6 +200,7 @@ class StreamHandle:
         self._options = options
         self._worker: _Worker | None = None
         self._released = False
+        self._hurried = False  # a final was asked for and has not been answered yet
 
     @property
     def worker_index(self) -> int | None:
@@ -211,22 +212,28 @@ class StreamHandle:
     ) -> list[Event]:
         """Feed audio; return the events it produced (``interims=False``: drop them;
         ``urgent``: a final is asked for right after it)."""
-        priority = URGENT if urgent else NORMAL
+        priority = URGENT if urgent or self._hurried else NORMAL
         target = await self._placed(priority)
+        priority = URGENT if urgent or self._hurried else NORMAL  # hurried meanwhile
         return await self._pool._call(
             target, worker.push, self.id, data, interims, priority=priority, key=self.id
         )
 
     def hurry(self) -> None:
-        """A final was just asked for: a push of this stream still waiting for its
-        worker goes ahead of the other streams' calls."""
+        """A final was just asked for: this stream's calls go ahead of the other
+        streams' until it is answered, the one waiting for its worker now (its first
+        call, which places it, included) and those after it."""
+        self._hurried = True
         if self._worker is not None:
             self._worker.hurry(self.id)
 
     async def finalize(self) -> list[Event]:
         """Finalize the current utterance."""
         target = await self._placed(URGENT)
-        return await self._pool._call(target, worker.finalize, self.id, priority=URGENT)
+        try:
+            return await self._pool._call(target, worker.finalize, self.id, priority=URGENT)
+        finally:
+            self._hurried = False
 
     async def close(self) -> tuple[list[Event], float]:
         """Final events and audio duration; the recognizer is freed."""
@@ -256,7 +263,12 @@ class StreamHandle:
             target.streams += 1
             try:
                 await self._pool._call(
-                    target, worker.open_stream, self.id, self._options, priority=priority
+                    target,
+                    worker.open_stream,
+                    self.id,
+                    self._options,
+                    priority=URGENT if self._hurried else priority,
+                    key=self.id,
                 )
             except BaseException:
                 self.release()

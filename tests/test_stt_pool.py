@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from stt_service import worker
 from stt_service.engine import build_spec
 from stt_service.events import TranscriptEvent
 from stt_service.pool import IN_FLIGHT, NORMAL, URGENT, DecoderPool, PoolError, _Worker
@@ -126,4 +127,51 @@ async def test_a_cancelled_waiting_call_gives_its_turn_away() -> None:
         assert waiting.cancelled()
     finally:
         gate.set()
+        await pool.aclose()
+
+
+async def test_a_hurried_stream_stays_ahead_from_its_placing_call_to_its_final(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Finalize arrives while the stream's first audio waits for its worker: the call
+    that places the stream goes ahead, and so does the push after it, though that push
+    was asked for as NORMAL before the Finalize came."""
+    pool = DecoderPool(build_spec("commands"), workers=0)  # one decoder thread: in order
+    await pool.start()
+    target = pool._workers[0]
+    gate = threading.Event()
+    ran: list[str] = []
+
+    def recorded(name: str, fn: Callable[..., object]) -> Callable[..., object]:
+        def run(*args: object) -> object:
+            ran.append(name)
+            return fn(*args)
+
+        return run
+
+    monkeypatch.setattr(worker, "open_stream", recorded("place", worker.open_stream))
+    monkeypatch.setattr(worker, "push", recorded("push", worker.push))
+
+    def job(name: str) -> None:
+        if name.startswith("busy"):
+            gate.wait(10)
+        ran.append(name)
+
+    def call(name: str) -> asyncio.Task[None]:
+        return asyncio.ensure_future(pool._call(target, job, name))
+
+    handle = await pool.open_stream(OPTIONS)
+    try:
+        tasks = [call("busy-1"), call("busy-2"), call("a"), call("b"), call("c")]
+        await queued(target, 3)
+        pushed = asyncio.ensure_future(handle.push(AUDIO))
+        await queued(target, 4)
+        handle.hurry()
+        gate.set()
+        await asyncio.gather(pushed, *tasks)
+        # each grant goes to the best call waiting when a slot frees (IN_FLIGHT = 2)
+        assert ran == ["busy-1", "busy-2", "place", "a", "b", "push", "c"]
+    finally:
+        gate.set()
+        handle.release()
         await pool.aclose()

@@ -19,7 +19,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -27,7 +27,7 @@ from livekit.agents import AgentSession
 
 from .attribute_writer import AttributeWriter
 from .errors import InvalidPayload, NoOpenTurn, NotReady, NotTurnOwner, Paused, PttError, TurnBusy
-from .ffi_acks import current_bound
+from .ffi_acks import current_bound, detached_from_rpc
 from .stt_reset import ResettableSTT
 from .timings import TurnTimings
 from .turn_audio import TOPIC_TURN_AUDIO, TurnAudioStore, answer_turn_audio
@@ -351,8 +351,10 @@ class PttController:
         if timings is not None and timings.playout_at is None and timings.first_audio_at:
             timings.playout_at = at
 
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        # it outlives the RPC (or the done callback) it starts from: not bound by its
+        # deadline (seen: reports published from a commit's callback given up on at 0.9 s)
+        task = asyncio.get_running_loop().create_task(coro, context=detached_from_rpc())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         task.add_done_callback(_retrieve)

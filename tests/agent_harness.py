@@ -23,6 +23,7 @@ from livekit.agents import Agent, AgentSession
 from livekit.agents.voice import io
 from livekit.plugins import deepgram
 
+from agent.ffi_acks import current_bound
 from agent.ptt import TRANSCRIPT_TIMEOUT, PttController
 from agent.session import ptt_session
 from agent.stt_reset import ResetStrategy, ResettableSTT
@@ -120,6 +121,7 @@ class RecordingRoom:
     def __init__(self) -> None:
         self.attributes: dict[str, str] = {}
         self.published: list[tuple[str, dict[str, Any]]] = []
+        self.publish_bounds: list[float] = []
         self.sent_bytes: list[tuple[str, str, str, bytes]] = []
         self.listening_to: str | None = None
         self.writes: list[dict[str, str]] = []  # each set_attributes call, once it ended
@@ -148,6 +150,7 @@ class RecordingRoom:
 
     async def publish(self, topic: str, payload: dict[str, Any]) -> None:
         self.published.append((topic, payload))
+        self.publish_bounds.append(current_bound())  # how long its SDK wait may last
 
     async def send_bytes(
         self, data: bytes, *, to: str, topic: str, stream_id: str, attributes: dict[str, str]

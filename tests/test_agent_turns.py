@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from agent.errors import ErrorCode, PttError
+from agent.ffi_acks import ACK_S, within_rpc_deadline
 from agent.stt_reset import STRATEGIES
 from e2e.speech import synthesize
 from tests.agent_harness import Harness, stt_service, until
@@ -134,6 +135,21 @@ async def test_turn_rpcs_answer_while_the_attribute_write_never_completes(
     # in order: the write in flight, then what was posted meanwhile, merged (last wins)
     assert harness.room.writes == [{"ptt.turn_owner": ME}, {"ptt.turn_owner": ""}]
     assert harness.room.attributes["ptt.turn_owner"] == ""
+
+
+async def test_reports_sent_after_an_rpc_answered_are_not_bound_by_its_deadline(
+    harness: Harness,
+) -> None:
+    # each handler runs within_rpc_deadline (agent/worker.py); the turn's reports are
+    # published after the answer, from the commit's callback: the caller no longer waits
+    with within_rpc_deadline(1.0):
+        await harness.controller.start_turn(ME, "")
+    harness.mic.say(synthesize("turn on the lights"))
+    await until(lambda: not harness.mic.speaking)
+    with within_rpc_deadline(1.0):
+        await harness.controller.end_turn(ME, "")
+    await until(lambda: any(m["transcript"] for m in harness.metrics()))
+    assert harness.room.publish_bounds and set(harness.room.publish_bounds) == {ACK_S}
 
 
 async def test_random_turn_storm_leaves_no_errors_or_tasks(

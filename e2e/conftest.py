@@ -69,7 +69,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def stack_logs(config: pytest.Config) -> Path:
-    return Path(config.rootpath) / "test-artifacts" / "stack-logs"
+    """Where this test process's stacks log: one folder per pytest-xdist worker, which
+    runs stacks of its own."""
+    root = Path(config.rootpath) / "test-artifacts" / "stack-logs"
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return root / worker if worker else root
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -86,10 +90,7 @@ def target(
         key = pytestconfig.getoption("access_key") or os.environ.get("PTT_ACCESS_KEY") or None
         yield Target(url=str(deployment).rstrip("/"), stack=None, access_key=key)
         return
-    log_dir = stack_logs(pytestconfig)
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if worker:  # each pytest-xdist worker runs its own stack, on its own free ports
-        log_dir = log_dir / worker
+    log_dir = stack_logs(pytestconfig)  # each xdist worker runs its own, on free ports
     shutil.rmtree(log_dir, ignore_errors=True)
     stack = Stack(StackConfig.ephemeral(log_dir), echo=None)
     stack.start()

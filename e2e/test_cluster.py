@@ -29,7 +29,8 @@ from headless.turns import Talker
 from stack.cluster import redis_call
 from stack.supervisor import Stack, StackConfig, node_name, worker_name
 
-pytestmark = [pytest.mark.cluster, pytest.mark.chaos]
+# one cluster per test run: in two test processes (PTT_E2E_WORKERS=2) its tests share one
+pytestmark = [pytest.mark.cluster, pytest.mark.chaos, pytest.mark.xdist_group("cluster")]
 
 T = TypeVar("T")
 NODES = WORKERS = 2

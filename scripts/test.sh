@@ -29,5 +29,6 @@ pytest_phase() {
 unit_rc=0
 pytest_phase "unit tests" -m "not e2e" -n "${PTT_TEST_WORKERS:-2}" "$@" || unit_rc=$?
 e2e_rc=0
-pytest_phase "e2e tests" -m e2e -n "${PTT_E2E_WORKERS:-0}" "$@" || e2e_rc=$?
+# --dist loadgroup: with PTT_E2E_WORKERS=2 the cluster tests (one cluster) share a worker
+pytest_phase "e2e tests" -m e2e -n "${PTT_E2E_WORKERS:-0}" --dist loadgroup "$@" || e2e_rc=$?
 [ "$unit_rc" -eq 0 ] && [ "$e2e_rc" -eq 0 ]

@@ -44,7 +44,7 @@ def node_port(base: int, index: int) -> int:
     return base + NODE_PORT_STEP * index
 
 
-def node_config(*, port: int, redis_port: int, keys: Keys) -> str:
+def node_config(*, port: int, redis_port: int, keys: Keys, level: str = "info") -> str:
     """One node's YAML: loopback only, no external IP lookup (no STUN), rooms spread by
     room count. Prometheus and the debug handler stay off (their default)."""
     return "\n".join(
@@ -64,17 +64,21 @@ def node_config(*, port: int, redis_port: int, keys: Keys) -> str:
             "  sort_by: rooms",
             "agents:",
             f"  target_load: {livekit.AGENT_TARGET_LOAD}",
+            "logging:",
+            f"  level: {level}",
             "",
         ]
     )
 
 
-def node_command(*, port: int, redis_port: int, keys: Keys, host: str = "127.0.0.1") -> list[str]:
+def node_command(
+    *, port: int, redis_port: int, keys: Keys, host: str = "127.0.0.1", level: str = "info"
+) -> list[str]:
     """A non-dev node bound to `host`, its keys in the config body (not on disk)."""
     binary = livekit.binary_path()
     if not binary.exists():
         raise FileNotFoundError(f"{binary} is missing: run `make setup` to build livekit-server")
-    body = node_config(port=port, redis_port=redis_port, keys=keys)
+    body = node_config(port=port, redis_port=redis_port, keys=keys, level=level)
     return [str(binary), "--bind", host, "--node-ip", host, "--config-body", body]
 
 

@@ -65,6 +65,7 @@ class StackConfig:
     agent_workers: int = 1
     redis_port: int = 6380
     agent_http_port: int = 8081  # cluster mode: worker i's health server on this + i
+    livekit_log_level: str = field(default_factory=lambda: livekit.log_level(os.environ))
 
     @property
     def cluster(self) -> bool:
@@ -107,6 +108,7 @@ class StackConfig:
             agent_workers=workers,
             redis_port=int(env.get("PTT_REDIS_PORT", "6380")),
             agent_http_port=int(env.get("PTT_AGENT_HTTP_PORT", "8081")),
+            livekit_log_level=livekit.log_level(env),
         )
 
     @classmethod
@@ -285,10 +287,11 @@ class Stack:
             nodes = []
             for i, port in enumerate(c.node_ports):
                 keys = cluster.Keys(c.api_key, c.api_secret)
+                level = c.livekit_log_level
                 argv = (
-                    cluster.node_command(port=port, redis_port=c.redis_port, keys=keys)
+                    cluster.node_command(port=port, redis_port=c.redis_port, keys=keys, level=level)
                     if c.cluster
-                    else livekit.command(port=port)
+                    else livekit.command(port=port, level=level)
                 )
                 url = f"ws://127.0.0.1:{port}"
                 nodes.append(self._child(node_name(i), argv, env={"PTT_NODE_URL": url}))

@@ -212,9 +212,8 @@ class StreamHandle:
     ) -> list[Event]:
         """Feed audio; return the events it produced (``interims=False``: drop them;
         ``urgent``: a final is asked for right after it)."""
-        priority = URGENT if urgent or self._hurried else NORMAL
-        target = await self._placed(priority)
-        priority = URGENT if urgent or self._hurried else NORMAL  # hurried meanwhile
+        target = await self._placed(URGENT if urgent else NORMAL)  # hurried: URGENT there
+        priority = URGENT if urgent or self._hurried else NORMAL  # hurried by now, maybe
         return await self._pool._call(
             target, worker.push, self.id, data, interims, priority=priority, key=self.id
         )

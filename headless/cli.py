@@ -56,6 +56,12 @@ def parser() -> argparse.ArgumentParser:
     ld.add_argument("--ramp", type=_ramp, help="steps, e.g. 1,2,4,8 (default: the full ramp)")
     ld.add_argument("--turns", type=int, default=3, help="turns per session (default 3)")
     ld.add_argument("--stagger", type=float, default=3.0, help="join spread, s (default 3)")
+    ld.add_argument(
+        "--press-spread",
+        type=float,
+        help="first presses after the quiet window spread over this, s "
+        "(default: the join spread; 0: everyone presses at once)",
+    )
     ld.add_argument("--p95-limit", type=float, default=300.0, help="ms, release->transcript")
     ld.add_argument("--expect-n-max", type=int, help="exit 1 when n_max is below this")
     ld.add_argument("--max-seconds", type=float, default=1800.0)
@@ -188,6 +194,8 @@ def cmd_load(args: argparse.Namespace) -> int:
         raise SystemExit(f"--sessions must be 1..{load_mode.MAX_SESSIONS}")
     if not 1 <= args.turns <= 50:
         raise SystemExit("--turns must be 1..50")
+    if args.press_spread is not None and args.press_spread < 0:
+        raise SystemExit("--press-spread must be 0 or more")
     ramp = [args.sessions] if args.sessions else (args.ramp or list(load_mode.DEFAULT_RAMP))
     url = args.base_url or args.livekit_url
     if url and not is_loopback(url):
@@ -195,6 +203,7 @@ def cmd_load(args: argparse.Namespace) -> int:
     opts = load_mode.LoadOptions(
         turns=args.turns,
         stagger_s=args.stagger,
+        press_spread_s=args.press_spread,
         thresholds=load_mode.Thresholds(p95_release_to_transcript_ms=args.p95_limit),
         max_seconds=args.max_seconds,
         per_process=args.per_process,

@@ -64,6 +64,9 @@ class Thresholds:
 class LoadOptions:
     turns: int = 3
     stagger_s: float = 3.0  # sessions join spread over this many seconds
+    # first presses after the quiet window spread over this many seconds, as people who
+    # arrived apart start apart (None: the join spread; 0: everyone presses at once)
+    press_spread_s: float | None = None
     agent_timeout: float = 20.0
     seed: int = 1
     thresholds: Thresholds = field(default_factory=Thresholds)
@@ -191,21 +194,7 @@ async def run_step(
     *,
     rooms_occupied: RoomsOccupied | None = None,
 ) -> dict[str, Any]:
-    rng = random.Random(opts.seed * 1000 + n)
-    t_start = time.monotonic() + 0.5
-    delays = sorted(rng.uniform(0, opts.stagger_s) for _ in range(n)) if n > 1 else [0.0]
-    quiet_from = t_start + max(delays) + opts.idle_lead_s
-    talk_at = quiet_from + opts.idle_s if opts.idle_s > 0 else 0.0
-    plans = [
-        SessionPlan(
-            room=room_name("load", f"n{n}-s{i}"),
-            phrases=[rng.choice(PHRASES) for _ in range(opts.turns)],
-            start_at=t_start + delays[i],
-            seed=rng.random(),
-            talk_at=talk_at,
-        )
-        for i in range(n)
-    ]
+    plans, quiet_from, talk_at = plan_step(n, opts, time.monotonic() + 0.5)
     quiet: dict[str, float] = {}
 
     async def measure_quiet() -> None:
@@ -232,6 +221,33 @@ async def run_step(
     step["idle_cpu_pct_per_session"] = {role: round(v / n, 2) for role, v in quiet.items()}
     step["idle_s"] = opts.idle_s
     return step
+
+
+def plan_step(n: int, opts: LoadOptions, t_start: float) -> tuple[list[SessionPlan], float, float]:
+    """A step's sessions, and when its quiet window starts and ends (0.0: no window).
+    Joins spread over `stagger_s` from `t_start`; each first press comes after the window,
+    spread over `press_spread`: people who arrived apart do not press in the same instant."""
+    rng = random.Random(opts.seed * 1000 + n)
+    delays = sorted(rng.uniform(0, opts.stagger_s) for _ in range(n)) if n > 1 else [0.0]
+    quiet_from = t_start + max(delays) + opts.idle_lead_s
+    talk_at = quiet_from + opts.idle_s if opts.idle_s > 0 else 0.0
+    spread = press_spread(opts)
+    plans = [
+        SessionPlan(
+            room=room_name("load", f"n{n}-s{i}"),
+            phrases=[rng.choice(PHRASES) for _ in range(opts.turns)],
+            start_at=t_start + delays[i],
+            seed=rng.random(),
+            talk_at=talk_at + rng.uniform(0, spread) if talk_at else 0.0,
+        )
+        for i in range(n)
+    ]
+    return plans, quiet_from, talk_at
+
+
+def press_spread(opts: LoadOptions) -> float:
+    """Seconds over which a step's first presses are spread after its quiet window."""
+    return opts.stagger_s if opts.press_spread_s is None else max(0.0, opts.press_spread_s)
 
 
 async def _settle(
@@ -340,6 +356,7 @@ async def run_ramp(
         "thresholds": vars(opts.thresholds),
         "turns_per_session": opts.turns,
         "stagger_s": opts.stagger_s,
+        "press_spread_s": press_spread(opts),
         "sessions_per_generator_process": opts.per_process,
         "stopped": stopped,
         "steps": steps,

@@ -33,6 +33,7 @@ class AgentConfig:
     max_sessions: int
     executor: str
     turn_audio_keep: int = 8
+    pause_muted_input: bool = True  # input_pause.py; PTT_PAUSE_MUTED_INPUT=0 turns it off
 
     @property
     def uses_cloud(self) -> bool:
@@ -66,6 +67,9 @@ def load(env: dict[str, str] | None = None) -> AgentConfig:
     executor = env.get("PTT_AGENT_EXECUTOR", "thread")
     if executor not in EXECUTORS:
         raise ConfigError(f"PTT_AGENT_EXECUTOR={executor!r}: use one of {', '.join(EXECUTORS)}")
+    pause = env.get("PTT_PAUSE_MUTED_INPUT", "1")
+    if pause not in ("0", "1"):
+        raise ConfigError(f"PTT_PAUSE_MUTED_INPUT={pause!r}: use 1 (the default) or 0")
     return AgentConfig(
         agent_name=env.get("PTT_AGENT_NAME", "ptt-agent"),
         identity=env.get("PTT_AGENT_IDENTITY", "ptt-agent"),
@@ -78,4 +82,5 @@ def load(env: dict[str, str] | None = None) -> AgentConfig:
         max_sessions=max_sessions,
         executor=executor,
         turn_audio_keep=keep,
+        pause_muted_input=pause == "1",
     )

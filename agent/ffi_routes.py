@@ -42,6 +42,7 @@ import asyncio
 import ctypes
 import functools
 import itertools
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ from livekit.rtc._ffi_client import INVALID_HANDLE, FfiClient, FfiQueue
 from livekit.rtc._proto import ffi_pb2 as proto_ffi
 from livekit.rtc._utils import Queue
 
+logger = logging.getLogger("ptt-agent.ffi")
 _ROOM_NEVER = ("audio_stream_event", "video_stream_event", "capture_audio_frame")
 # capture ids chosen here, far above those the library counts up from 1 for itself
 _CAPTURE_IDS = itertools.count(1 << 48)
@@ -92,6 +94,7 @@ class RoutedFfiQueue(FfiQueue[Any]):
         self._by_queue: dict[int, _Sub] = {}  # id(queue) -> its subscriber
         self._local = threading.local()  # the last unfiltered subscriber, per thread
         self._captures: dict[int, tuple[Callable[[Any], None], Any]] = {}
+        self._mute_watchers: list[Callable[[str, bool], None]] = []
 
     # -- the FfiQueue interface ------------------------------------------------------
     def subscribe(self, loop: Any | None = None, filter_fn: Filter | None = None) -> Queue[Any]:
@@ -123,6 +126,8 @@ class RoutedFfiQueue(FfiQueue[Any]):
 
     def put(self, item: Any) -> None:
         which = item.WhichOneof("message")
+        if which == "room_event" and self._mute_watchers:
+            self._tell_mutes(item.room_event)
         if which == "capture_audio_frame":  # registered before its request was made
             capture = self._captures.pop(item.capture_audio_frame.async_id, None)
             if capture is not None:
@@ -193,6 +198,40 @@ class RoutedFfiQueue(FfiQueue[Any]):
                 sub.stream = handle
                 self._by_stream.setdefault(handle, []).append(sub)
 
+    def reroute_stream(self, queue: Queue[Any], handle: int) -> None:
+        """A routed stream's queue now takes the frames of the stream `handle` instead
+        (pausable_stream.py: the same reader over a new native stream)."""
+        with self._lock:
+            sub = self._by_queue.get(id(queue))
+            if sub is None or sub.stream is None:
+                return
+            subs = self._by_stream.get(sub.stream, [])
+            if sub in subs:
+                subs.remove(sub)
+            if not subs:
+                self._by_stream.pop(sub.stream, None)
+            sub.stream = handle
+            self._by_stream.setdefault(handle, []).append(sub)
+
+    def watch_mutes(self, watcher: Callable[[str, bool], None]) -> None:
+        """`watcher(track_sid, muted)` for every track (un)mute of the process, in the
+        library's thread, in the library's order, before any loop hears of it. It must
+        be quick and must not raise."""
+        with self._lock:
+            if watcher not in self._mute_watchers:
+                self._mute_watchers.append(watcher)
+
+    def _tell_mutes(self, event: Any) -> None:
+        kind = event.WhichOneof("message")
+        if kind not in ("track_muted", "track_unmuted"):
+            return
+        sid = getattr(event, kind).track_sid
+        for watcher in list(self._mute_watchers):  # outside the lock: it may make requests
+            try:
+                watcher(sid, kind == "track_muted")
+            except Exception:
+                logger.exception("a mute watcher failed")
+
     def narrow(self, queue: Queue[Any], filter_fn: Filter) -> None:
         """Replace the filter of `queue`'s subscription."""
         with self._lock:
@@ -238,6 +277,12 @@ def capture_request(source: rtc.AudioSource, frame: rtc.AudioFrame) -> Any:
     req.capture_audio_frame.source_handle = source._ffi_handle.handle
     req.capture_audio_frame.buffer.CopyFrom(frame._proto_info())
     return req
+
+
+def routed_queue() -> RoutedFfiQueue | None:
+    """This process's routed queue, once `install()` has run."""
+    queue = FfiClient.instance.queue if _installed else None
+    return queue if isinstance(queue, RoutedFfiQueue) else None
 
 
 def install() -> None:

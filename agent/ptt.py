@@ -104,6 +104,8 @@ class PttController:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.turn_audio = turn_audio or TurnAudioStore()
         self._hearing: TurnTimings | None = None  # the turn whose audio the STT gets now
+        # called with True when a turn opens and False when it closes (input_pause.py)
+        self.on_turn_change: Callable[[bool], None] | None = None
         stt.on_turn_ready = self._on_stt_ready
         stt.on_fed = lambda frame, preroll: self.turn_audio.fed(frame, preroll=preroll)
         session.on("agent_state_changed", self._on_agent_state)
@@ -146,7 +148,7 @@ class PttController:
             raise TurnBusy(f"{self._turn.owner} holds the turn")
         self._turn_count += 1
         timings = TurnTimings(turn=self._turn_count, owner=caller, pressed_at=t0)
-        self._turn = _Turn(owner=caller, timings=timings)  # claimed before any await
+        self._open_turn(_Turn(owner=caller, timings=timings))  # claimed before any await
         self.turn_audio.start(self._turn_count)
         self._hearing = timings
         await self._settle_commit()
@@ -198,7 +200,7 @@ class PttController:
             await self._settle_commit()
             self._interrupt()
             if self._turn is not None:
-                turn, self._turn = self._turn, None
+                turn = self._close_turn()
                 self._cancel(turn)
             self._session.input.set_audio_enabled(False)
             self._session.output.set_audio_enabled(False)
@@ -238,7 +240,7 @@ class PttController:
     def participant_left(self, identity: str) -> None:
         """The turn holder left the room: their turn is cancelled."""
         if self._turn is not None and self._turn.owner == identity:
-            turn, self._turn = self._turn, None
+            turn = self._close_turn()
             self._cancel(turn)
             self._attrs.post({ATTR_TURN_OWNER: ""})
 
@@ -276,12 +278,24 @@ class PttController:
         if eou is not None and not eou.done():
             await asyncio.wait({eou}, timeout=2.0)
 
+    def _open_turn(self, turn: _Turn) -> None:
+        was_open, self._turn = self._turn is not None, turn
+        if not was_open and self.on_turn_change is not None:
+            self.on_turn_change(True)
+
+    def _close_turn(self) -> _Turn:
+        turn, self._turn = self._turn, None
+        assert turn is not None
+        if self.on_turn_change is not None:
+            self.on_turn_change(False)
+        return turn
+
     def _take_turn(self, caller: str, action: str) -> _Turn:
         if self._turn is None:
             raise NoOpenTurn(f"no open turn to {action}")
         if self._turn.owner != caller:
             raise NotTurnOwner(f"{self._turn.owner} holds the turn, not {caller}")
-        turn, self._turn = self._turn, None
+        turn = self._close_turn()
         return turn
 
     def _cancel(self, turn: _Turn) -> None:

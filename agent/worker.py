@@ -24,6 +24,7 @@ from livekit.plugins import deepgram
 from . import config as agent_config
 from . import ffi_routes
 from .ffi_acks import AckWaits, within_rpc_deadline
+from .input_pause import InputPause
 from .lifecycle import Lifecycle
 from .log_forward import ATTR_ERRORS, RoomLogForwarder
 from .native_logs import keep_native_logs_native
@@ -197,10 +198,21 @@ async def entrypoint(ctx: JobContext) -> None:
     def _on_left(participant: rtc.RemoteParticipant) -> None:
         controller.participant_left(participant.identity)
 
+    audio_input = getattr(session.room_io, "_audio_input", None)
+    if cfg.pause_muted_input and audio_input is not None:
+        pause = InputPause(audio_input, lambda: controller.turn_owner is not None)
+        controller.on_turn_change = pause.turn_changed
+        # the stream room_io made at the start (a microphone published muted)
+        pause.settle()
+    else:
+        pause = None
+
     @ctx.room.on("track_muted")
     def _on_muted(participant: rtc.Participant, _pub: rtc.TrackPublication) -> None:
         if participant.identity == link.listening_to and controller.turn_owner is None:
             stt.mark_boundary()
+            if pause is not None:
+                pause.settle()
 
     lifecycle = Lifecycle(ctx.room, ctx.shutdown)
 

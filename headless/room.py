@@ -18,6 +18,7 @@ from livekit import rtc
 from agent import ffi_routes
 from agent.native_logs import keep_native_logs_native
 from agent.paced_source import PacedAudioSource
+from agent.pausable_stream import PausableAudioStream
 
 from .audio import LevelLog, window_levels
 from .speech import RATE
@@ -104,6 +105,7 @@ class Received:
     logs: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     segments: dict[str, Segment] = field(default_factory=dict)
     states: list[tuple[float, str]] = field(default_factory=list)
+    # the agent's audio, frame by frame, while the client listens (RoomClient.listen)
     levels: LevelLog = field(default_factory=LevelLog)
 
 
@@ -122,6 +124,9 @@ class RoomClient:
         self._muted_at = 0.0
         self._unmute: asyncio.TimerHandle | None = None
         self.mic_sid = ""
+        # the agent's audio reaches Python only while a turn wants it (listen())
+        self._listening = False
+        self._ears: set[PausableAudioStream] = set()
         self._changed = asyncio.Condition()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
@@ -229,6 +234,18 @@ class RoomClient:
         if self.mic is not None and self.mic.muted:
             self.mic.unmute()
 
+    def listen(self, on: bool) -> None:
+        """Take the agent's audio frames (levels, onsets) from now on, or stop taking
+        them. The track stays subscribed, decoded and played out, as in the page; only
+        its frames stop reaching Python between turns (20 a second per session, idle:
+        agent/pausable_stream.py)."""
+        self._listening = on
+        for ear in list(self._ears):
+            if on:
+                ear.resume()
+            else:
+                ear.pause()
+
     async def rpc(self, method: str, payload: str = "") -> RpcOutcome:
         """Call `method` on the agent; an RpcError becomes its code, never an exception."""
         sent = time.monotonic()
@@ -306,9 +323,12 @@ class RoomClient:
         self._spawn(self._notify())
 
     async def _read_levels(self, track: rtc.Track) -> None:
-        stream = rtc.AudioStream(
+        stream = PausableAudioStream(
             track, sample_rate=RATE, num_channels=1, frame_size_ms=LISTEN_FRAME_MS
         )
+        self._ears.add(stream)
+        if not self._listening:
+            stream.pause()
         step = RATE * LEVEL_MS // 1000
         try:
             async for event in stream:
@@ -319,6 +339,7 @@ class RoomClient:
                 for k, level in enumerate(levels):  # window k ended n - 1 - k windows ago
                     self.got.levels.add(now - (n - 1 - k) * LEVEL_MS / 1000, level)
         finally:
+            self._ears.discard(stream)
             await stream.aclose()
 
     def _on_turn_audio(self, reader: rtc.ByteStreamReader, _sender: str) -> None:

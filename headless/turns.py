@@ -149,6 +149,7 @@ class Talker:
         pcm = synthesize(phrase) if phrase else None  # made before the finger goes down
         turn = TurnResult(c.identity, action, phrase, None, time.monotonic())
         turn.metrics_mark = len(c.got.metrics)
+        c.listen(True)  # until the release has measured the reply
         c.set_mic(True)
         start = asyncio.ensure_future(c.rpc("start_turn"))
         await asyncio.sleep(lead_ms / 1000)
@@ -166,17 +167,20 @@ class Talker:
         """end_turn, then the committed transcript and (when there is one) the reply:
         its first audible frame, and with `reply_end` its end."""
         turn.expected = expected
-        if turn.start is None or not turn.start.ok:
+        try:
+            if turn.start is None or not turn.start.ok:
+                return turn
+            turn.end = await self.client.rpc("end_turn")
+            self.client.set_mic(False)
+            if not turn.end.ok:
+                return turn
+            await self._committed(turn)
+            if turn.transcript:
+                await self._reply(turn, reply_end)
+            self._judge(turn)
             return turn
-        turn.end = await self.client.rpc("end_turn")
-        self.client.set_mic(False)
-        if not turn.end.ok:
-            return turn
-        await self._committed(turn)
-        if turn.transcript:
-            await self._reply(turn, reply_end)
-        self._judge(turn)
-        return turn
+        finally:
+            self.client.listen(False)
 
     async def say(
         self,

@@ -61,3 +61,10 @@ def test_the_worker_takes_its_capacity_and_executor_from_the_config() -> None:
     assert server._job_executor_type is JobExecutorType.THREAD
     assert server._num_idle_processes == 1  # never more warm executors than slots
     assert server._load_fnc(_Server(1)) == 1.0  # type: ignore[misc, arg-type]
+
+
+def test_the_muted_input_pause_is_on_by_default_and_can_be_turned_off() -> None:
+    assert config.load({}).pause_muted_input
+    assert not config.load({"PTT_PAUSE_MUTED_INPUT": "0"}).pause_muted_input
+    with pytest.raises(config.ConfigError, match="PTT_PAUSE_MUTED_INPUT"):
+        config.load({"PTT_PAUSE_MUTED_INPUT": "off"})

@@ -144,3 +144,71 @@ async def test_an_unmute_right_after_a_mute_waits_so_the_signals_cannot_swap() -
     await asyncio.sleep(MUTE_GAP_S * 2)
     assert mic.calls == ["unmute", "mute", "unmute", "mute"] and mic.muted
     await client.source.aclose()
+
+
+class _Ear:
+    """What listen() uses of a PausableAudioStream."""
+
+    def __init__(self) -> None:
+        self.paused = True
+        self.calls: list[str] = []
+
+    def pause(self) -> bool:
+        self.calls.append("pause")
+        self.paused = True
+        return True
+
+    def resume(self) -> bool:
+        self.calls.append("resume")
+        self.paused = False
+        return True
+
+
+class _TalkingClient(_Client):
+    """A client whose agent answers the turn RPCs; it records listen() and set_mic()."""
+
+    def __init__(self, start_code: int = 0) -> None:
+        super().__init__()
+        self.start_code = start_code
+        self.calls: list[str] = []
+
+    def listen(self, on: bool) -> None:
+        self.calls.append(f"listen {on}")
+
+    def set_mic(self, on: bool) -> None:
+        self.calls.append(f"mic {on}")
+
+    async def rpc(self, method: str, payload: str = "") -> RpcOutcome:
+        self.calls.append(method)
+        code = self.start_code if method == "start_turn" else 0
+        if method == "end_turn":  # an empty turn, committed at once: no reply to wait for
+            self.receive("ptt-agent/PA_1", turn=1, transcript="", release_to_final_ms=5)
+        return RpcOutcome(method, 0.0, 0.01, code=code, response='{"turn": 1}')
+
+    async def speak(self, pcm: Any) -> tuple[float, float]:
+        return 0.0, 0.0
+
+    async def silence(self, seconds: float) -> None:
+        return None
+
+
+async def test_a_client_hears_the_agents_audio_only_while_it_listens() -> None:
+    client = RoomClient(Grant("ws://127.0.0.1:1", "t", "r", "me", "ptt-agent"))
+    ear = _Ear()
+    client._ears.add(ear)  # type: ignore[arg-type]
+    client.listen(True)
+    assert not ear.paused
+    client.listen(False)
+    assert ear.paused and ear.calls == ["resume", "pause"]
+    await client.source.aclose()
+
+
+@pytest.mark.parametrize("start_code", [0, 1503])
+async def test_a_turn_listens_from_its_press_through_its_release(start_code: int) -> None:
+    client = _TalkingClient(start_code)
+    talker = Talker(client)  # type: ignore[arg-type]
+    turn = await talker.press("", lead_ms=0, tail_ms=0)
+    assert client.calls[:2] == ["listen True", "mic True"]
+    await talker.release(turn, expected=None)
+    assert client.calls[-1] == "listen False"
+    assert client.calls.count("listen True") == 1

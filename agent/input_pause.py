@@ -54,6 +54,9 @@ class InputPause:
             return pausable
 
         audio_input._create_stream = _create_stream
+        current = getattr(audio_input, "_stream", None)
+        if isinstance(current, rtc.AudioStream):  # made before this (at session start)
+            ledger.listen(PausableAudioStream.adopt(current))
 
     def settle(self) -> None:
         """Pause the stream if its track is muted and no turn is open (on a mute, and

@@ -202,8 +202,7 @@ async def entrypoint(ctx: JobContext) -> None:
     if cfg.pause_muted_input and audio_input is not None:
         pause = InputPause(audio_input, lambda: controller.turn_owner is not None)
         controller.on_turn_change = pause.turn_changed
-        # the stream room_io made at the start (a microphone published muted)
-        pause.settle()
+        pause.settle()  # the stream room_io made at the start (a microphone published muted)
     else:
         pause = None
 
@@ -211,8 +210,8 @@ async def entrypoint(ctx: JobContext) -> None:
     def _on_muted(participant: rtc.Participant, _pub: rtc.TrackPublication) -> None:
         if participant.identity == link.listening_to and controller.turn_owner is None:
             stt.mark_boundary()
-            if pause is not None:
-                pause.settle()
+        if pause is not None:
+            pause.settle()  # only the listened stream, only if its own track is muted
 
     lifecycle = Lifecycle(ctx.room, ctx.shutdown)
 

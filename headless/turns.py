@@ -149,7 +149,6 @@ class Talker:
         pcm = synthesize(phrase) if phrase else None  # made before the finger goes down
         turn = TurnResult(c.identity, action, phrase, None, time.monotonic())
         turn.metrics_mark = len(c.got.metrics)
-        c.listen(True)  # until the release has measured the reply
         c.set_mic(True)
         start = asyncio.ensure_future(c.rpc("start_turn"))
         await asyncio.sleep(lead_ms / 1000)
@@ -170,6 +169,9 @@ class Talker:
         try:
             if turn.start is None or not turn.start.ok:
                 return turn
+            # the agent's audio from before end_turn is sent (no reply can come earlier)
+            # until the reply is measured
+            self.client.listen(True)
             turn.end = await self.client.rpc("end_turn")
             self.client.set_mic(False)
             if not turn.end.ok:

@@ -209,3 +209,23 @@ async def test_input_pause_pauses_a_muted_microphone_only_between_turns() -> Non
         if room_input._stream is not None:
             await room_input._stream.aclose()
         await mic.aclose()
+
+
+async def test_input_pause_adopts_the_stream_room_io_made_before_it() -> None:
+    mic = Mic()
+    ledger = MuteLedger()
+    room_input = FakeInput(mic)
+    room_input.open(Person(mic.track.sid, muted=True))  # at the session's start
+    ledger.observe(mic.track.sid, True)
+    pause = InputPause(room_input, lambda: False, ledger)
+    stream = room_input._stream
+    try:
+        assert isinstance(stream, PausableAudioStream) and not stream.paused
+        pause.settle()
+        assert stream.paused
+        ledger.observe(mic.track.sid, False)
+        assert not stream.paused
+    finally:
+        assert stream is not None
+        await stream.aclose()
+        await mic.aclose()

@@ -204,11 +204,14 @@ async def test_a_client_hears_the_agents_audio_only_while_it_listens() -> None:
 
 
 @pytest.mark.parametrize("start_code", [0, 1503])
-async def test_a_turn_listens_from_its_press_through_its_release(start_code: int) -> None:
+async def test_a_turn_listens_from_its_release_until_the_reply_is_measured(start_code: int) -> None:
     client = _TalkingClient(start_code)
     talker = Talker(client)  # type: ignore[arg-type]
     turn = await talker.press("", lead_ms=0, tail_ms=0)
-    assert client.calls[:2] == ["listen True", "mic True"]
+    assert "listen True" not in client.calls  # nothing to hear while the user talks
     await talker.release(turn, expected=None)
     assert client.calls[-1] == "listen False"
-    assert client.calls.count("listen True") == 1
+    if start_code == 0:
+        assert client.calls[-4:-1] == ["listen True", "end_turn", "mic False"]
+    else:
+        assert "listen True" not in client.calls

@@ -166,11 +166,13 @@ class MuteLedger:
             self._listening.setdefault(sid, set()).add(stream)
 
     def forget(self, stream: PausableAudioStream) -> None:
+        sid = stream.track_sid  # the track a stream listens on never changes
         with _lock:
-            for sid, streams in list(self._listening.items()):
+            streams = self._listening.get(sid or "")
+            if streams is not None:
                 streams.discard(stream)
                 if not streams:
-                    del self._listening[sid]
+                    del self._listening[sid or ""]
 
     def pause_if_muted(self, stream: PausableAudioStream, default: bool) -> bool:
         """Pause `stream` if its track is muted by the newest state; True if it paused."""
